@@ -1,0 +1,117 @@
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DescribeExecutionCommand, ExecutionDoesNotExist, type SFNClient } from "@aws-sdk/client-sfn";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { parseS3Uri } from "../shared/image-keys";
+import { executionArnFor, isValidJobId } from "../shared/job-id";
+
+export type JobState = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/** What GET /jobs/{jobId} answers. Fields absent from the record are absent here. */
+export interface JobStatus {
+  jobId: string;
+  status: JobState;
+  prompt?: string;
+  source?: string;
+  modelId?: string;
+  seed?: number;
+  s3Uri?: string;
+  imageUrl?: string;
+  imageUrlExpiresAt?: string;
+  error?: string;
+  cause?: string;
+  executionArn?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface JobStatusDeps {
+  documents: DynamoDBDocumentClient;
+  sfn: SFNClient;
+  s3: S3Client;
+  tableName: string;
+  stateMachineArn: string;
+  /** Seconds a presigned image URL stays valid. */
+  urlExpiresIn?: number;
+  now?: () => Date;
+}
+
+export type JobStatusResult = { found: true; job: JobStatus } | { found: false; message: string };
+
+const DEFAULT_URL_EXPIRES_IN = 15 * 60;
+
+/**
+ * The status record when there is one; before RecordRunning has written it, the execution itself
+ * (DescribeExecution, ARN derived from the jobId) tells whether the job exists and is still QUEUED.
+ */
+export async function getJobStatus(jobId: string, deps: JobStatusDeps): Promise<JobStatusResult> {
+  if (!isValidJobId(jobId)) {
+    return { found: false, message: `No job "${jobId}": job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -` };
+  }
+  const { Item } = await deps.documents.send(
+    new GetCommand({ TableName: deps.tableName, Key: { jobId }, ConsistentRead: true }),
+  );
+  if (Item) return { found: true, job: await fromRecord(Item, deps) };
+  return fromExecution(jobId, deps);
+}
+
+async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): Promise<JobStatus> {
+  const job: JobStatus = {
+    jobId: String(item.jobId),
+    status: item.status as JobState,
+    ...pickStrings(item, ["prompt", "source", "modelId", "s3Uri", "error", "executionArn", "createdAt", "updatedAt"]),
+  };
+  if (typeof item.seed === "number") job.seed = item.seed;
+  if (typeof item.cause === "string") job.cause = readableCause(item.cause);
+  if (job.status === "SUCCEEDED" && job.s3Uri) {
+    const expiresIn = deps.urlExpiresIn ?? DEFAULT_URL_EXPIRES_IN;
+    const { bucket, key } = parseS3Uri(job.s3Uri);
+    job.imageUrl = await getSignedUrl(deps.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
+    job.imageUrlExpiresAt = new Date((deps.now?.() ?? new Date()).getTime() + expiresIn * 1000).toISOString();
+  }
+  return job;
+}
+
+async function fromExecution(jobId: string, deps: JobStatusDeps): Promise<JobStatusResult> {
+  const executionArn = executionArnFor(deps.stateMachineArn, jobId);
+  try {
+    const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const job: JobStatus = { jobId, status: "QUEUED", executionArn, createdAt: execution.startDate?.toISOString() };
+    if (execution.status !== "RUNNING" && execution.status !== "PENDING_REDRIVE") {
+      // The execution ended without a status record (a status write failed for good): report what the execution says.
+      job.status = execution.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
+      if (execution.error) job.error = execution.error;
+      if (execution.cause) job.cause = readableCause(execution.cause);
+    }
+    return { found: true, job };
+  } catch (error) {
+    if (error instanceof ExecutionDoesNotExist) return { found: false, message: `No job "${jobId}"` };
+    throw error;
+  }
+}
+
+/** A Lambda task's cause is the function's error as JSON; people want its message. */
+export function readableCause(cause: string): string {
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (
+      typeof parsed === "object" &&
+      parsed !== null &&
+      typeof (parsed as { errorMessage?: unknown }).errorMessage === "string"
+    ) {
+      return (parsed as { errorMessage: string }).errorMessage;
+    }
+  } catch {
+    // Not JSON: already readable.
+  }
+  return cause;
+}
+
+function pickStrings(item: Record<string, unknown>, keys: readonly (keyof JobStatus)[]): Partial<JobStatus> {
+  const picked: Record<string, string> = {};
+  for (const key of keys) {
+    const value = item[key];
+    if (typeof value === "string") picked[key] = value;
+  }
+  return picked as Partial<JobStatus>;
+}

@@ -1,0 +1,104 @@
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { executionArnFor } from "../shared/job-id";
+import { NamedError } from "../shared/named-error";
+import { REQUEST_FIELDS } from "../validate-prompt/validate-prompt";
+
+/** The execution input (DESIGN.md contract). Optional fields are left out when the caller did not send them. */
+export interface JobInput {
+  jobId: string;
+  prompt: unknown;
+  negativePrompt?: unknown;
+  seed?: unknown;
+  width?: unknown;
+  height?: unknown;
+  quality?: unknown;
+  source: "api" | "sqs";
+  requestedAt: string;
+}
+
+export interface StartJobDeps {
+  sfn: SFNClient;
+  stateMachineArn: string;
+  now?: () => Date;
+}
+
+export interface StartedJob {
+  jobId: string;
+  executionArn: string;
+  /** True when an execution with this jobId already existed for the same request (an idempotent replay). */
+  replayed: boolean;
+}
+
+/** The jobId is already taken by an execution whose request differs. */
+export class JobConflictError extends NamedError {
+  constructor(jobId: string) {
+    super(
+      "JobConflict",
+      `Job "${jobId}" already exists with a different request; use a new Idempotency-Key for a new request`,
+    );
+  }
+}
+
+/** Builds the execution input from the caller's fields, keeping only the request fields the pipeline knows. */
+export function buildJobInput(
+  jobId: string,
+  fields: Record<string, unknown>,
+  source: JobInput["source"],
+  now: Date,
+): JobInput {
+  const input: JobInput = { jobId, prompt: fields.prompt, source, requestedAt: now.toISOString() };
+  for (const field of REQUEST_FIELDS) {
+    if (field !== "prompt" && fields[field] !== undefined) {
+      (input as unknown as Record<string, unknown>)[field] = fields[field];
+    }
+  }
+  return input;
+}
+
+/**
+ * Starts one execution named after the jobId. Standard executions are idempotent by name: when the name is taken,
+ * the existing execution is the job if it was started for the same request, and a conflict otherwise.
+ */
+export async function startJob(
+  jobId: string,
+  fields: Record<string, unknown>,
+  source: JobInput["source"],
+  deps: StartJobDeps,
+): Promise<StartedJob> {
+  const input = buildJobInput(jobId, fields, source, deps.now?.() ?? new Date());
+  try {
+    const started = await deps.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name: jobId, input: JSON.stringify(input) }),
+    );
+    return {
+      jobId,
+      executionArn: started.executionArn ?? executionArnFor(deps.stateMachineArn, jobId),
+      replayed: false,
+    };
+  } catch (error) {
+    if (!(error instanceof ExecutionAlreadyExists)) throw error;
+    const executionArn = executionArnFor(deps.stateMachineArn, jobId);
+    const existing = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (!sameRequest(parseInput(existing.input), input)) throw new JobConflictError(jobId);
+    return { jobId, executionArn, replayed: true };
+  }
+}
+
+function parseInput(text: string | undefined): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text ?? "{}");
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function sameRequest(existing: Record<string, unknown>, next: JobInput): boolean {
+  const nextFields = next as unknown as Record<string, unknown>;
+  return existing.source === next.source && REQUEST_FIELDS.every((field) => existing[field] === nextFields[field]);
+}

@@ -1,0 +1,93 @@
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../shared/aws-errors";
+import { imageKey, s3Uri, stagingKey } from "../shared/image-keys";
+import { NamedError } from "../shared/named-error";
+
+export interface StoreImageEvent {
+  jobId: string;
+  bucket: string;
+  stagingKey: string;
+}
+
+export interface StoreImageResult {
+  bucket: string;
+  key: string;
+  s3Uri: string;
+}
+
+export interface StoreImageDeps {
+  s3: S3Client;
+  bucket: string;
+  keyPrefix: string;
+}
+
+const TRANSIENT_S3_ERRORS = new Set([
+  "InternalError",
+  "ServiceUnavailable",
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "TimeoutError",
+  "OperationAborted",
+]);
+
+/**
+ * Promotes the staged PNG to its final key: server-side copy (content type and metadata kept), then delete the
+ * staging object. Safe to retry: when a previous attempt already promoted the image, this one finds it and succeeds.
+ */
+export async function storeImage(event: StoreImageEvent, deps: StoreImageDeps): Promise<StoreImageResult> {
+  // The keys follow from the jobId and the configured bucket, never from the payload, so a state input cannot redirect writes.
+  const source = stagingKey(deps.keyPrefix, event.jobId);
+  const key = imageKey(deps.keyPrefix, event.jobId);
+  try {
+    await deps.s3.send(
+      new CopyObjectCommand({
+        Bucket: deps.bucket,
+        Key: key,
+        CopySource: `${deps.bucket}/${source.split("/").map(encodeURIComponent).join("/")}`,
+        MetadataDirective: "COPY",
+      }),
+    );
+  } catch (error) {
+    if (!isMissingObject(error) || !(await exists(deps, key))) throw s3Error(error, `copy ${source} to ${key}`);
+  }
+  try {
+    await deps.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: source }));
+  } catch (error) {
+    throw s3Error(error, `delete ${source}`);
+  }
+  return { bucket: deps.bucket, key, s3Uri: s3Uri(deps.bucket, key) };
+}
+
+async function exists(deps: StoreImageDeps, key: string): Promise<boolean> {
+  try {
+    await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if (isMissingObject(error)) return false;
+    throw s3Error(error, `check ${key}`);
+  }
+}
+
+function isMissingObject(error: unknown): boolean {
+  const name = errorName(error);
+  return name === "NoSuchKey" || name === "NotFound";
+}
+
+/** `S3TransientError` (500/503/SlowDown/network: the state machine retries it) or `S3Error` (final). */
+export function s3Error(error: unknown, action: string): NamedError {
+  const name = errorName(error);
+  const message = errorMessage(error);
+  const status = httpStatusOf(error);
+  const transient = TRANSIENT_S3_ERRORS.has(name) || (status !== undefined && status >= 500) || isNetworkFailure(error);
+  if (isMissingObject(error)) {
+    return new NamedError(
+      "StagedImageMissing",
+      `Could not ${action}: the staged image is gone and no final image exists`,
+      { cause: error },
+    );
+  }
+  return new NamedError(transient ? "S3TransientError" : "S3Error", `Could not ${action}: ${name}: ${message}`, {
+    cause: error,
+  });
+}

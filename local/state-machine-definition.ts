@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The one state machine definition, used by CDK and by the local stack. */
+export const ASL_PATH = fileURLToPath(new URL("../statemachine/image-pipeline.asl.json", import.meta.url));
+
+/** The `${Name}` placeholders the ASL file uses; CDK fills them with `definitionSubstitutions`. */
+export interface DefinitionSubstitutions {
+  ValidatePromptFunctionArn: string;
+  GenerateImageFunctionArn: string;
+  StoreImageFunctionArn: string;
+  JobStatusTableName: string;
+  ModelId: string;
+}
+
+/** Reads the ASL file and fills its placeholders, failing on any placeholder left unfilled. */
+export function loadDefinition(substitutions: DefinitionSubstitutions): Record<string, unknown> {
+  const text = readFileSync(ASL_PATH, "utf8").replace(/\$\{(\w+)\}/g, (placeholder, name: string) => {
+    const value = (substitutions as unknown as Record<string, string | undefined>)[name];
+    if (value === undefined) throw new Error(`No substitution for ${placeholder} in ${ASL_PATH}`);
+    return value;
+  });
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
+ * Multiplies every Retry interval and cap by `scale` (0.01 turns 3 s into 30 ms), keeping the schedule's shape:
+ * backoff rate, attempts and jitter stay as written. Used by tests and benchmarks; 1 leaves the file as it is.
+ */
+export function scaleRetryIntervals(definition: Record<string, unknown>, scale: number): Record<string, unknown> {
+  if (scale === 1) return definition;
+  const copy = structuredClone(definition) as { States: Record<string, { Retry?: Record<string, number>[] }> };
+  for (const state of Object.values(copy.States)) {
+    for (const retrier of state.Retry ?? []) {
+      retrier.IntervalSeconds = (retrier.IntervalSeconds ?? 1) * scale;
+      if (retrier.MaxDelaySeconds !== undefined) retrier.MaxDelaySeconds *= scale;
+    }
+  }
+  return copy as unknown as Record<string, unknown>;
+}

@@ -1,0 +1,71 @@
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { generateImage } from "../../functions/generate-image/generate-image";
+import { imageModelLimits } from "../../functions/shared/image-models";
+import { storeImage } from "../../functions/store-image/store-image";
+import { validatePromptStep } from "../../functions/validate-prompt/validate-prompt";
+import { loadDefinition, scaleRetryIntervals } from "../../local/state-machine-definition";
+import { type EventLog, type LocalFunction, StateMachineRunner } from "../../local/state-machine-runner";
+
+export const MODEL_ID = "amazon.nova-canvas-v1:0";
+export const BUCKET = "couch-images";
+export const KEY_PREFIX = "candidate-7";
+export const TABLE = "JobStatus";
+export const STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:ImagePipeline";
+const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function";
+
+/**
+ * The real ASL file with retry intervals scaled by 1/1000 (3 s → 3 ms, same backoff, attempts and jitter),
+ * run with the real step cores; the SDK clients they are given are the ones the test mocks.
+ */
+export function pipelineRunner(overrides: Partial<Record<"validate" | "generate" | "store", LocalFunction>> = {}) {
+  const s3 = new S3Client({ region: "eu-west-1" });
+  const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
+  const dynamodb = new DynamoDBClient({ region: "eu-west-1" });
+  const limits = imageModelLimits(MODEL_ID);
+  const definition = scaleRetryIntervals(
+    loadDefinition({
+      ValidatePromptFunctionArn: `${FUNCTION_ARN}:validate-prompt`,
+      GenerateImageFunctionArn: `${FUNCTION_ARN}:generate-image`,
+      StoreImageFunctionArn: `${FUNCTION_ARN}:store-image`,
+      JobStatusTableName: TABLE,
+      ModelId: MODEL_ID,
+    }),
+    0.001,
+  );
+  const functions: Record<string, LocalFunction> = {
+    [`${FUNCTION_ARN}:validate-prompt`]:
+      overrides.validate ?? (async (event) => validatePromptStep(event as never, { limits, retentionDays: 30 })),
+    [`${FUNCTION_ARN}:generate-image`]:
+      overrides.generate ??
+      ((event) =>
+        generateImage(event as never, { bedrock, s3, modelId: MODEL_ID, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
+    [`${FUNCTION_ARN}:store-image`]:
+      overrides.store ?? ((event) => storeImage(event as never, { s3, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
+  };
+  return new StateMachineRunner({ definition, functions, dynamodb });
+}
+
+/** Runs one execution named `jobId` to its end and returns the outcome with the full event log. */
+export async function runJob(runner: StateMachineRunner, jobId: string, input: Record<string, unknown>) {
+  const execution = runner.start(
+    { jobId, source: "api", requestedAt: "2026-11-23T12:00:00.000Z", ...input },
+    {
+      name: jobId,
+      executionArn: `${STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${jobId}`,
+      stateMachineArn: STATE_MACHINE_ARN,
+    },
+  );
+  const outcome = await execution.outcome;
+  return { outcome, events: execution.events };
+}
+
+/** The names of the states entered, in order (a retried state appears once per entry, as in the console). */
+export function statesEntered(events: EventLog[]): string[] {
+  return events.filter((event) => event.type === "StateEntered").map((event) => event.state?.name ?? "");
+}
+
+export function retriesOf(events: EventLog[], stateName: string): EventLog[] {
+  return events.filter((event) => event.type === "StateRetried" && event.state?.name === stateName);
+}

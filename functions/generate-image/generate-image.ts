@@ -75,10 +75,16 @@ export async function generateImage(event: GenerateImageEvent, deps: GenerateIma
 
 /** Object metadata carried by the staging object and copied to the final one: prompt, model and seed. */
 export function imageMetadata(event: GenerateImageEvent, modelId: string): Record<string, string> {
-  let prompt = encodeURIComponent(event.request.prompt);
-  const truncated = prompt.length > MAX_PROMPT_METADATA_BYTES;
-  if (truncated) {
-    prompt = prompt.slice(0, MAX_PROMPT_METADATA_BYTES).replace(/%[0-9A-F]?$/, "");
+  // Cut between whole characters: a cut inside one's UTF-8 escapes leaves a value decodeURIComponent refuses.
+  let prompt = "";
+  let truncated = false;
+  for (const character of event.request.prompt) {
+    const encoded = encodeURIComponent(character);
+    if (prompt.length + encoded.length > MAX_PROMPT_METADATA_BYTES) {
+      truncated = true;
+      break;
+    }
+    prompt += encoded;
   }
   return {
     "job-id": event.jobId,

@@ -8,6 +8,15 @@ export async function handleJobStatusRequest(
   deps: JobStatusDeps,
 ): Promise<APIGatewayProxyResult> {
   const jobId = event.pathParameters?.jobId ?? "";
-  const result = await getJobStatus(decodeURIComponent(jobId), deps);
+  const result = await getJobStatus(decodedPathParameter(jobId), deps);
   return result.found ? json(200, result.job, { "Cache-Control": "no-store" }) : json(404, { message: result.message });
+}
+
+/** A parameter that is not valid percent-encoding stays as it is: no jobId contains `%`, so it answers 404, not 502. */
+function decodedPathParameter(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { DescribeExecutionCommand, ExecutionDoesNotExist, type SFNClient } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { parseS3Uri } from "../shared/image-keys";
@@ -85,7 +85,8 @@ async function fromExecution(jobId: string, deps: JobStatusDeps): Promise<JobSta
     }
     return { found: true, job };
   } catch (error) {
-    if (error instanceof ExecutionDoesNotExist) return { found: false, message: `No job "${jobId}"` };
+    if (error instanceof Error && error.name === "ExecutionDoesNotExist")
+      return { found: false, message: `No job "${jobId}"` };
     throw error;
   }
 }

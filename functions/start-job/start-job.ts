@@ -1,9 +1,4 @@
-import {
-  DescribeExecutionCommand,
-  ExecutionAlreadyExists,
-  type SFNClient,
-  StartExecutionCommand,
-} from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { executionArnFor } from "../shared/job-id";
 import { NamedError } from "../shared/named-error";
 import { REQUEST_FIELDS } from "../validate-prompt/validate-prompt";
@@ -53,7 +48,7 @@ export function buildJobInput(
 ): JobInput {
   const input: JobInput = { jobId, prompt: fields.prompt, source, requestedAt: now.toISOString() };
   for (const field of REQUEST_FIELDS) {
-    if (field !== "prompt" && fields[field] !== undefined) {
+    if (field !== "prompt" && fields[field] != null) {
       (input as unknown as Record<string, unknown>)[field] = fields[field];
     }
   }
@@ -81,7 +76,8 @@ export async function startJob(
       replayed: false,
     };
   } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists)) throw error;
+    // By name, not instanceof: the error may come from another copy of the SDK (a bundle, the local stack).
+    if (!(error instanceof Error && error.name === "ExecutionAlreadyExists")) throw error;
     const executionArn = executionArnFor(deps.stateMachineArn, jobId);
     const existing = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (!sameRequest(parseInput(existing.input), input)) throw new JobConflictError(jobId);

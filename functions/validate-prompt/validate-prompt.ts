@@ -157,6 +157,7 @@ function validateQuality(value: unknown, limits: ImageModelLimits): string {
 function describeType(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
+  if (typeof value === "object") return "an object";
   return `a ${typeof value}`;
 }
 

@@ -1,0 +1,418 @@
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { startLocalApi } from "./api-gateway";
+import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
+import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
+import { type ExecutionRecord, ExecutionStore } from "./executions";
+import type { LoopbackServer } from "./http-server";
+import { type SqsPoller, startSqsPoller } from "./sqs-poller";
+import { loadDefinition, scaleRetryIntervals } from "./state-machine-definition";
+import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
+import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
+
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../.local", import.meta.url));
+
+export interface LocalPorts {
+  api: number;
+  stepFunctions: number;
+  sqs: number;
+  s3: number;
+  dynamodb: number;
+  sns: number;
+  bedrock: number;
+}
+
+/** Fixed defaults so printed commands keep working between runs; 0 picks a free port (the tests do). */
+export const DEFAULT_PORTS: LocalPorts = {
+  api: 4600,
+  stepFunctions: 4601,
+  sqs: 4602,
+  s3: 4603,
+  dynamodb: 4604,
+  sns: 4605,
+  bedrock: 4606,
+};
+
+export interface LocalStackOptions {
+  /** Where S3 objects, DynamoDB tables and executions live between runs. @default <repo>/.local */
+  dataDir?: string;
+  /** Start empty: delete dataDir first. */
+  fresh?: boolean;
+  ports?: Partial<LocalPorts>;
+  modelId?: string;
+  bucket?: string;
+  keyPrefix?: string;
+  /** Multiplies the state machine's retry intervals (1 = the real schedule). */
+  retryTimeScale?: number;
+  /** Latency, rate limit and failure rates of the Bedrock stand-in. */
+  bedrock?: Omit<BedrockStandInOptions, "port" | "log">;
+  /** Require this key in `x-api-key` (as the API's usage plan does on AWS). @default none locally */
+  apiKey?: string;
+  sqs?: { batchSize?: number; visibilityTimeoutSeconds?: number; maxReceiveCount?: number; pollers?: number };
+  /** One line per log entry. @default console.log */
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  stepFunctionsUrl: string;
+  queueUrl: string;
+  dlqUrl: string;
+  s3Url: string;
+  dynamodbUrl: string;
+  snsUrl: string;
+  bedrockUrl: string;
+  bucket: string;
+  keyPrefix: string;
+  tableName: string;
+  stateMachineArn: string;
+  alertsTopicArn: string;
+  /** A queue on the SNS emulator subscribed to the alerts topic: read it to see the failure notifications. */
+  alertsInboxUrl: string;
+  dataDir: string;
+  executions: ExecutionStore;
+  bedrock: BedrockStandIn;
+  /** Executions that were running when the stack last stopped and were started again. */
+  resumed: ExecutionRecord[];
+  stop: () => Promise<void>;
+}
+
+interface Handlers {
+  apiHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  sqsHandler: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  jobStatus: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  validatePrompt: LocalFunction;
+  generateImage: LocalFunction;
+  storeImage: LocalFunction;
+}
+
+const QUEUE_NAME = "couch-imagegen-jobs";
+const DLQ_NAME = "couch-imagegen-jobs-dlq";
+const STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:ImagePipeline`;
+const FUNCTION_ARN = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function`;
+
+let loadedEnvironment: string | undefined;
+
+/**
+ * The whole pipeline on loopback with no AWS account: emulators, the Bedrock stand-in, the state machine runner
+ * behind a Step Functions endpoint, the local API and the SQS poller. The handler modules are the real ones,
+ * configured as Lambda configures them (environment variables), with AWS_ENDPOINT_URL_* pointing at the emulators.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const logEntry = (entry: Record<string, unknown>) => log(JSON.stringify(entry));
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const modelId = options.modelId ?? "amazon.nova-canvas-v1:0";
+  const bucket = options.bucket ?? "couch-imagegen-local";
+  const keyPrefix = options.keyPrefix ?? "local";
+  const tableName = "couch-imagegen-jobs";
+  const sqsSettings = { batchSize: 10, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, pollers: 2, ...options.sqs };
+
+  const closers: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  await assertPortsFree(ports);
+  try {
+    const emulators = await startEmulators(dataDir, ports);
+    closers.push(() => closeEmulators(emulators));
+    const bedrock = await startBedrockStandIn({ ...options.bedrock, port: ports.bedrock, log });
+    closers.push(() => bedrock.close());
+
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.sqs.url });
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodb.url });
+    const s3 = new S3Client({ ...clientConfig, endpoint: emulators.s3.url, forcePathStyle: true });
+    const sns = new SNSClient({ ...clientConfig, endpoint: emulators.sns.url });
+    const resources = await createResources(
+      { sqs, dynamodb, s3, sns },
+      {
+        bucket,
+        tableName,
+        maxReceiveCount: sqsSettings.maxReceiveCount,
+        snsUrl: emulators.sns.url,
+      },
+    );
+
+    const stepFunctionsPort = await reservePort(ports.stepFunctions);
+    const handlers = await loadHandlers({
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: emulators.s3.url,
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodb.url,
+      AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${stepFunctionsPort.port}`,
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url,
+      AWS_ENDPOINT_URL_SQS: emulators.sqs.url,
+      AWS_ENDPOINT_URL_SNS: emulators.sns.url,
+      // s3rver stores a streamed upload with its checksum framing unless checksums are sent only when required.
+      AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+      STATE_MACHINE_ARN,
+      MODEL_ID: modelId,
+      BEDROCK_REGION: LOCAL_REGION,
+      IMAGE_BUCKET: bucket,
+      KEY_PREFIX: keyPrefix,
+      JOB_STATUS_TABLE: tableName,
+      STATUS_RETENTION_DAYS: "30",
+    });
+
+    const definition = scaleRetryIntervals(
+      loadDefinition({
+        ValidatePromptFunctionArn: `${FUNCTION_ARN}:validate-prompt`,
+        GenerateImageFunctionArn: `${FUNCTION_ARN}:generate-image`,
+        StoreImageFunctionArn: `${FUNCTION_ARN}:store-image`,
+        JobStatusTableName: tableName,
+        ModelId: modelId,
+      }),
+      options.retryTimeScale ?? 1,
+    );
+    const runner = new StateMachineRunner({
+      definition,
+      dynamodb,
+      functions: {
+        [`${FUNCTION_ARN}:validate-prompt`]: handlers.validatePrompt,
+        [`${FUNCTION_ARN}:generate-image`]: handlers.generateImage,
+        [`${FUNCTION_ARN}:store-image`]: handlers.storeImage,
+      },
+    });
+    const executions = new ExecutionStore({
+      runner,
+      stateMachineArn: STATE_MACHINE_ARN,
+      directory: `${dataDir}/executions`,
+      onFinished: (record) => {
+        if (record.status === "SUCCEEDED") return;
+        void notifyFailure(record, {
+          sns,
+          topicArn: resources.alertsTopicArn,
+          log: logEntry,
+          stepFunctionsUrl: stepFunctionsPort.url,
+        });
+      },
+    });
+    closers.push(async () => {
+      await executions.idle(5000);
+    });
+    await stepFunctionsPort.close();
+    const stepFunctions = await startStepFunctionsEndpoint(executions, STATE_MACHINE_ARN, stepFunctionsPort.port);
+    closers.push(stepFunctions.close);
+
+    const api = await startLocalApi({
+      port: ports.api,
+      apiKey: options.apiKey,
+      log: logEntry,
+      routes: [
+        { method: "POST", resource: "/generate-image", handler: handlers.apiHandler },
+        { method: "GET", resource: "/jobs/{jobId}", handler: handlers.jobStatus },
+      ],
+    });
+    closers.push(api.close);
+
+    const resumed = executions.resume();
+    const poller: SqsPoller = startSqsPoller({
+      sqs,
+      queueUrl: resources.queueUrl,
+      queueArn: resources.queueArn,
+      handler: handlers.sqsHandler,
+      batchSize: sqsSettings.batchSize,
+      visibilityTimeoutSeconds: sqsSettings.visibilityTimeoutSeconds,
+      pollers: sqsSettings.pollers,
+      log: logEntry,
+    });
+    closers.push(poller.stop);
+
+    return {
+      apiUrl: api.url,
+      stepFunctionsUrl: stepFunctions.url,
+      queueUrl: resources.queueUrl,
+      dlqUrl: resources.dlqUrl,
+      s3Url: emulators.s3.url,
+      dynamodbUrl: emulators.dynamodb.url,
+      snsUrl: emulators.sns.url,
+      bedrockUrl: bedrock.url,
+      bucket,
+      keyPrefix,
+      tableName,
+      stateMachineArn: STATE_MACHINE_ARN,
+      alertsTopicArn: resources.alertsTopicArn,
+      alertsInboxUrl: resources.alertsInboxUrl,
+      dataDir,
+      executions,
+      bedrock,
+      resumed,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Fails with the port and the flag to change it, before any emulator starts (some crash on EADDRINUSE instead of failing). */
+async function assertPortsFree(ports: LocalPorts): Promise<void> {
+  const { createServer } = await import("node:net");
+  for (const [name, port] of Object.entries(ports)) {
+    if (port === 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once("error", () =>
+        reject(
+          new Error(
+            `Port ${port} (${name}) is in use on 127.0.0.1: stop what holds it, or choose another port (npm start -- --help lists the port flags)`,
+          ),
+        ),
+      );
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+    });
+  }
+}
+
+async function closeEmulators(emulators: Emulators): Promise<void> {
+  await Promise.allSettled(Object.values(emulators).map((emulator) => emulator.close()));
+}
+
+/** Holds the Step Functions port while the handlers load, so their endpoint variable names a port that stays ours. */
+async function reservePort(port: number): Promise<LoopbackServer> {
+  const { listenOnLoopback } = await import("./http-server");
+  return listenOnLoopback((_request, response) => response.end(), port);
+}
+
+/**
+ * Imports the real handler modules once per process: they read their environment and build their SDK clients at
+ * module start, as in Lambda. A second stack in the same process must therefore use the same endpoints.
+ */
+async function loadHandlers(environment: Record<string, string>): Promise<Handlers> {
+  const fingerprint = JSON.stringify(environment);
+  if (loadedEnvironment !== undefined && loadedEnvironment !== fingerprint) {
+    throw new Error(
+      "The handler modules are already loaded with other endpoints: run one local stack per process, or restart it on the same ports",
+    );
+  }
+  delete process.env.AWS_PROFILE;
+  delete process.env.AWS_SESSION_TOKEN;
+  Object.assign(process.env, environment);
+  loadedEnvironment = fingerprint;
+  const [startJob, jobStatus, validatePrompt, generateImage, storeImage] = await Promise.all([
+    import("../functions/start-job/handler"),
+    import("../functions/job-status/handler"),
+    import("../functions/validate-prompt/handler"),
+    import("../functions/generate-image/handler"),
+    import("../functions/store-image/handler"),
+  ]);
+  return {
+    apiHandler: startJob.apiHandler,
+    sqsHandler: startJob.sqsHandler,
+    jobStatus: jobStatus.handler,
+    validatePrompt: (payload) => validatePrompt.handler(payload as never),
+    generateImage: (payload) => generateImage.handler(payload as never),
+    storeImage: (payload) => storeImage.handler(payload as never),
+  };
+}
+
+interface ResourceClients {
+  sqs: SQSClient;
+  dynamodb: DynamoDBClient;
+  s3: S3Client;
+  sns: SNSClient;
+}
+
+/** What the CDK stack creates, made idempotently on the emulators. */
+async function createResources(
+  clients: ResourceClients,
+  names: { bucket: string; tableName: string; maxReceiveCount: number; snsUrl: string },
+) {
+  const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: DLQ_NAME }));
+  const dlqArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${DLQ_NAME}`;
+  const queue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: QUEUE_NAME,
+      Attributes: {
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: names.maxReceiveCount }),
+      },
+    }),
+  );
+  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket })).catch((error: Error) => {
+    if (error.name !== "BucketAlreadyOwnedByYou" && error.name !== "BucketAlreadyExists") throw error;
+  });
+  await clients.dynamodb
+    .send(
+      new CreateTableCommand({
+        TableName: names.tableName,
+        KeySchema: [{ AttributeName: "jobId", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "jobId", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    )
+    .catch((error: Error) => {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    });
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: "couch-imagegen-alerts" }));
+  // The inbox queue lives on the SNS emulator (fauxqs), where SNS delivers; read it with the SNS endpoint URL.
+  const inboxClient = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: names.snsUrl });
+  const inbox = await inboxClient.send(new CreateQueueCommand({ QueueName: "couch-imagegen-alerts-inbox" }));
+  await clients.sns.send(
+    new SubscribeCommand({
+      TopicArn: topic.TopicArn,
+      Protocol: "sqs",
+      Endpoint: `arn:aws:sqs:${LOCAL_REGION}:000000000000:couch-imagegen-alerts-inbox`,
+      Attributes: { RawMessageDelivery: "true" },
+    }),
+  );
+  return {
+    queueUrl: queue.QueueUrl ?? "",
+    queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${QUEUE_NAME}`,
+    dlqUrl: dlq.QueueUrl ?? "",
+    alertsTopicArn: topic.TopicArn ?? "",
+    alertsInboxUrl: inbox.QueueUrl ?? "",
+  };
+}
+
+/** The local stand-in for the EventBridge rule → SNS: a log line and an SNS message naming the job and its cause. */
+async function notifyFailure(
+  record: ExecutionRecord,
+  deps: { sns: SNSClient; topicArn: string; log: (entry: Record<string, unknown>) => void; stepFunctionsUrl: string },
+): Promise<void> {
+  deps.log({
+    level: "ERROR",
+    message: `Job ${record.name} ${record.status}`,
+    jobId: record.name,
+    status: record.status,
+    error: record.error,
+    cause: record.cause,
+    executionArn: record.executionArn,
+  });
+  const message = failureMessage(record, deps.stepFunctionsUrl);
+  try {
+    await deps.sns.send(
+      new PublishCommand({
+        TopicArn: deps.topicArn,
+        Subject: `couch-imagegen: job ${record.name} ${record.status}`,
+        Message: message,
+      }),
+    );
+  } catch (error) {
+    deps.log({
+      level: "WARN",
+      message: "Could not publish the failure notification",
+      jobId: record.name,
+      error: String(error),
+    });
+  }
+}
+
+export function failureMessage(record: ExecutionRecord, stepFunctionsUrl: string): string {
+  return [
+    `couch-imagegen job ${record.name} ended ${record.status}.`,
+    `Error: ${record.error ?? "(none)"}`,
+    `Cause: ${record.cause ?? "(none)"}`,
+    `Execution: ${record.executionArn}`,
+    `Inspect: aws stepfunctions describe-execution --no-sign-request --region ${LOCAL_REGION} --endpoint-url ${stepFunctionsUrl} --execution-arn ${record.executionArn}`,
+  ].join("\n");
+}

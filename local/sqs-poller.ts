@@ -1,0 +1,114 @@
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+
+export interface SqsPollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+  /** Messages per invocation, as the event source mapping's BatchSize. */
+  batchSize: number;
+  /** Seconds a received message stays invisible; a failed one comes back after it (then the DLQ after maxReceiveCount). */
+  visibilityTimeoutSeconds: number;
+  /** Concurrent pollers, as the mapping's concurrency. */
+  pollers: number;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface SqsPoller {
+  stop: () => Promise<void>;
+}
+
+/**
+ * The SQS event source mapping: long-polls the queue, invokes the handler with an SQS event, deletes the messages
+ * that succeeded and leaves the reported failures (or, if the handler throws, the whole batch) to reappear after
+ * the visibility timeout. The queue's redrive policy moves a message to the DLQ after maxReceiveCount receives.
+ */
+export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
+  let stopping = false;
+  const abort = new AbortController();
+  const loops = Array.from({ length: options.pollers }, async () => {
+    while (!stopping) {
+      try {
+        await pollOnce(options, abort.signal);
+      } catch (error) {
+        if (stopping) break;
+        options.log?.({ level: "WARN", message: "SQS poll failed; retrying in 1 s", error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      stopping = true;
+      abort.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}
+
+async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise<void> {
+  const { Messages: messages = [] } = await options.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: options.batchSize,
+      WaitTimeSeconds: 1,
+      VisibilityTimeout: options.visibilityTimeoutSeconds,
+      MessageSystemAttributeNames: ["All"],
+      MessageAttributeNames: ["All"],
+    }),
+    { abortSignal: signal },
+  );
+  if (messages.length === 0) return;
+  const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
+  let failed: Set<string>;
+  try {
+    const result = await options.handler(event);
+    failed = new Set((result?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+  } catch (error) {
+    options.log?.({
+      level: "ERROR",
+      message: "SQS handler threw; the whole batch returns to the queue",
+      error: String(error),
+    });
+    return;
+  }
+  const done = messages.filter((message) => !failed.has(message.MessageId ?? ""));
+  if (done.length > 0) {
+    await options.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: options.queueUrl,
+        Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
+function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? "",
+    receiptHandle: message.ReceiptHandle ?? "",
+    body: message.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? "1",
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? "local",
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+        name,
+        {
+          dataType: value.DataType ?? "String",
+          stringValue: value.StringValue,
+          binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString("base64") : undefined,
+        },
+      ]),
+    ),
+    md5OfBody: message.MD5OfBody ?? "",
+    eventSource: "aws:sqs",
+    eventSourceARN: options.queueArn,
+    awsRegion: options.queueArn.split(":")[3] ?? "us-east-1",
+  };
+}

@@ -1,0 +1,186 @@
+// `npm start`: the whole pipeline on this machine, on loopback, with no AWS account. Flags are listed by --help.
+import { parseArgs } from "node:util";
+import { DEFAULT_PORTS, type LocalPorts, type LocalStack, startLocalStack } from "./local-stack";
+
+const started = performance.now();
+
+/** Each flag also reads `COUCHGEN_LOCAL_<NAME>` (e.g. COUCHGEN_LOCAL_API_PORT=8080). */
+const FLAGS = {
+  help: { type: "boolean", description: "show this help" },
+  fresh: { type: "boolean", description: "start empty: delete the data directory first" },
+  "data-dir": { type: "string", description: "where S3 objects, tables and executions are kept (default .local/)" },
+  "api-port": { type: "string", description: `local API Gateway (default ${DEFAULT_PORTS.api})` },
+  "sfn-port": { type: "string", description: `Step Functions endpoint (default ${DEFAULT_PORTS.stepFunctions})` },
+  "sqs-port": { type: "string", description: `SQS emulator (default ${DEFAULT_PORTS.sqs})` },
+  "s3-port": { type: "string", description: `S3 emulator (default ${DEFAULT_PORTS.s3})` },
+  "dynamodb-port": { type: "string", description: `DynamoDB emulator (default ${DEFAULT_PORTS.dynamodb})` },
+  "sns-port": { type: "string", description: `SNS emulator (default ${DEFAULT_PORTS.sns})` },
+  "bedrock-port": { type: "string", description: `Bedrock stand-in (default ${DEFAULT_PORTS.bedrock})` },
+  "model-id": { type: "string", description: "model whose request rules apply (default amazon.nova-canvas-v1:0)" },
+  "key-prefix": { type: "string", description: "S3 key prefix (default local)" },
+  "api-key": { type: "string", description: "require this x-api-key on the local API (default: none)" },
+  "retry-time-scale": { type: "string", description: "multiply the state machine's retry intervals (default 1)" },
+  "bedrock-latency-ms": { type: "string", description: "stand-in latency per request (default 0)" },
+  "bedrock-max-rps": {
+    type: "string",
+    description: "stand-in quota in requests/s; over it: ThrottlingException (default none)",
+  },
+  "bedrock-throttle-rate": {
+    type: "string",
+    description: "share of requests answered ThrottlingException, 0-1 (default 0)",
+  },
+  "bedrock-timeout-rate": { type: "string", description: "share answered ModelTimeoutException, 0-1 (default 0)" },
+  "bedrock-server-error-rate": {
+    type: "string",
+    description: "share answered ServiceUnavailableException, 0-1 (default 0)",
+  },
+  "bedrock-block-word": {
+    type: "string",
+    description: "prompts containing it are refused by the 'content filter' (default forbidden-landmark)",
+  },
+  quiet: { type: "boolean", description: "do not log each request" },
+} as const;
+
+function envName(flag: string): string {
+  return `COUCHGEN_LOCAL_${flag.replace(/-/g, "_").toUpperCase()}`;
+}
+
+function usage(): string {
+  const lines = Object.entries(FLAGS).map(
+    ([flag, spec]) => `  --${flag.padEnd(26)} ${spec.description}  [${envName(flag)}]`,
+  );
+  return `Usage: npm start -- [flags]\n\n${lines.join("\n")}\n`;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${usage()}`);
+  process.exit(2);
+}
+
+function parseFlags() {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ options: FLAGS as never, strict: true, allowPositionals: false }).values as never;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  const read = (flag: keyof typeof FLAGS) => values[flag] ?? process.env[envName(flag)];
+  const number = (flag: keyof typeof FLAGS, min: number, max: number): number | undefined => {
+    const raw = read(flag);
+    if (raw === undefined || raw === "") return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max)
+      fail(`--${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return value;
+  };
+  const port = (flag: keyof typeof FLAGS) => number(flag, 0, 65535);
+  const text = (flag: keyof typeof FLAGS) => {
+    const raw = read(flag);
+    return typeof raw === "string" && raw !== "" ? raw : undefined;
+  };
+  const flag = (name: keyof typeof FLAGS) => read(name) === true || read(name) === "true" || read(name) === "1";
+  const ports: Partial<LocalPorts> = {};
+  const portFlags = [
+    ["api", "api-port"],
+    ["stepFunctions", "sfn-port"],
+    ["sqs", "sqs-port"],
+    ["s3", "s3-port"],
+    ["dynamodb", "dynamodb-port"],
+    ["sns", "sns-port"],
+    ["bedrock", "bedrock-port"],
+  ] as const;
+  for (const [key, name] of portFlags) {
+    const value = port(name);
+    if (value !== undefined) ports[key] = value;
+  }
+  const bedrock = Object.fromEntries(
+    Object.entries({
+      latencyMs: number("bedrock-latency-ms", 0, 600_000),
+      maxRequestsPerSecond: number("bedrock-max-rps", 0.001, 1_000_000),
+      throttleRate: number("bedrock-throttle-rate", 0, 1),
+      timeoutRate: number("bedrock-timeout-rate", 0, 1),
+      serverErrorRate: number("bedrock-server-error-rate", 0, 1),
+      contentFilterWord: text("bedrock-block-word"),
+    }).filter(([, value]) => value !== undefined),
+  );
+  return {
+    help: flag("help"),
+    quiet: flag("quiet"),
+    options: {
+      fresh: flag("fresh"),
+      dataDir: text("data-dir"),
+      ports,
+      modelId: text("model-id"),
+      keyPrefix: text("key-prefix"),
+      apiKey: text("api-key"),
+      retryTimeScale: number("retry-time-scale", 0.0001, 100),
+      bedrock,
+    },
+  };
+}
+
+function banner(stack: LocalStack, readyMs: number, apiKey: string | undefined): string {
+  const cli = "aws --no-sign-request --region us-east-1";
+  const keyHeader = apiKey ? ` -H 'x-api-key: ${apiKey}'` : "";
+  const resumed = stack.resumed.length
+    ? `\nResumed ${stack.resumed.length} execution(s) that were running when the stack last stopped.\n`
+    : "";
+  return `
+couch-imagegen local stack: ready in ${Math.round(readyMs)} ms (everything on 127.0.0.1, no AWS account used)
+${resumed}
+  API                 ${stack.apiUrl}        POST /generate-image, GET /jobs/{jobId}
+  SQS queue           ${stack.queueUrl}
+  SQS dead letters    ${stack.dlqUrl}
+  Step Functions      ${stack.stepFunctionsUrl}        state machine ${stack.stateMachineArn}
+  S3                  ${stack.s3Url}        bucket ${stack.bucket}, images under ${stack.keyPrefix}/generated_images/
+  DynamoDB            ${stack.dynamodbUrl}        table ${stack.tableName}
+  SNS (alerts)        ${stack.snsUrl}        topic ${stack.alertsTopicArn}
+  Bedrock STAND-IN    ${stack.bedrockUrl}        NOT a model: deterministic placeholder PNGs
+  Data                ${stack.dataDir}        (npm start -- --fresh starts empty)
+
+Try it:
+  curl -s -X POST ${stack.apiUrl}/generate-image -H 'Content-Type: application/json'${keyHeader} -d '{"prompt":"a lighthouse at dawn"}'
+  curl -s ${stack.apiUrl}/jobs/<jobId>${keyHeader}
+  ${cli} sqs send-message --endpoint-url ${stack.queueUrl.replace(/\/\d+\/[^/]+$/, "")} --queue-url ${stack.queueUrl} --message-body 'me on top of a pyramid'
+  ${cli} stepfunctions list-executions --endpoint-url ${stack.stepFunctionsUrl} --state-machine-arn ${stack.stateMachineArn}
+  ${cli} s3 ls --endpoint-url ${stack.s3Url} s3://${stack.bucket}/${stack.keyPrefix}/generated_images/   (S3 needs keys: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER, no --no-sign-request)
+  ${cli} sqs receive-message --endpoint-url ${stack.snsUrl} --queue-url ${stack.alertsInboxUrl}   (failure notifications)
+
+Ctrl-C stops everything.
+`;
+}
+
+async function main(): Promise<void> {
+  const { help, quiet, options } = parseFlags();
+  if (help) {
+    process.stdout.write(usage());
+    return;
+  }
+  const stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });
+  process.stdout.write(banner(stack, performance.now() - started, options.apiKey));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping (waiting up to 5 s for running executions)...`);
+    await stack.stop();
+    console.log("Stopped; ports are free.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  const code = (error as { code?: string }).code;
+  if (code === "EADDRINUSE") {
+    process.stderr.write(
+      `A port is already in use (${String((error as Error).message)}). Stop the other process or pick ports with the --*-port flags.\n`,
+    );
+  } else {
+    process.stderr.write(
+      `The local stack could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});

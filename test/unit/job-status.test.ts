@@ -1,0 +1,336 @@
+// Verifies the job-status core and its API adapter: a status record mapped to the answer (readable cause, presigned
+// image URL for a SUCCEEDED job), the QUEUED/FAILED answer from DescribeExecution before a record exists, and 404s
+// for unknown or malformed jobIds. DynamoDB, Step Functions and S3 are aws-sdk-client-mock mocks (the URL is presigned
+// for real, with fake credentials): this cannot prove the URL opens the object, only what it points at and for how long.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { handleJobStatusRequest } from "../../functions/job-status/api-adapter";
+import { getJobStatus, readableCause } from "../../functions/job-status/job-status";
+import { awsError } from "../fixtures/tiny-png";
+
+const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+const TABLE = "JobStatus";
+const BUCKET = "couch-images";
+const FINAL_KEY = "candidate-7/generated_images/job-1.png";
+const STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:ImagePipeline";
+const EXECUTION_ARN = "arn:aws:states:eu-west-1:123456789012:execution:ImagePipeline:job-1";
+const NOW = new Date("2026-11-23T12:00:00.000Z");
+
+const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "eu-west-1", credentials }));
+const sfn = new SFNClient({ region: "eu-west-1", credentials });
+const s3 = new S3Client({ region: "eu-west-1", credentials });
+const documentsMock = mockClient(documents);
+const sfnMock = mockClient(sfn);
+const s3Mock = mockClient(s3);
+const deps = { documents, sfn, s3, tableName: TABLE, stateMachineArn: STATE_MACHINE_ARN, now: () => NOW };
+
+function statusRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    jobId: "job-1",
+    status: "RUNNING",
+    prompt: "a lighthouse at dawn",
+    source: "api",
+    modelId: "amazon.nova-canvas-v1:0",
+    seed: 42,
+    executionArn: EXECUTION_ARN,
+    createdAt: "2026-11-23T11:59:58.000Z",
+    updatedAt: "2026-11-23T11:59:59.000Z",
+    expiresAt: 1_766_491_198,
+    ...overrides,
+  };
+}
+
+function notFound(): ExecutionDoesNotExist {
+  return new ExecutionDoesNotExist({ message: `Execution Does Not Exist: '${EXECUTION_ARN}'`, $metadata: {} });
+}
+
+beforeEach(() => {
+  documentsMock.reset();
+  sfnMock.reset();
+  s3Mock.reset();
+  documentsMock.on(GetCommand).resolves({});
+  sfnMock.on(DescribeExecutionCommand).rejects(notFound());
+});
+
+describe("getJobStatus: from the status record", () => {
+  it("reads the record consistently and maps its fields, leaving out the TTL attribute", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toEqual({
+      found: true,
+      job: {
+        jobId: "job-1",
+        status: "RUNNING",
+        prompt: "a lighthouse at dawn",
+        source: "api",
+        modelId: "amazon.nova-canvas-v1:0",
+        seed: 42,
+        executionArn: EXECUTION_ARN,
+        createdAt: "2026-11-23T11:59:58.000Z",
+        updatedAt: "2026-11-23T11:59:59.000Z",
+      },
+    });
+    expect(documentsMock.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { jobId: "job-1" },
+      ConsistentRead: true,
+    });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it("turns a Lambda error cause (JSON) into its errorMessage", async () => {
+    // Prepare
+    const cause = JSON.stringify({
+      errorType: "ContentBlocked",
+      errorMessage: "This request has been blocked by our content filters.",
+      trace: ["ContentBlocked: This request has been blocked", "    at invokeModel (/var/task/index.mjs:1:2)"],
+    });
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status: "FAILED", error: "ContentBlocked", cause }) });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({
+      found: true,
+      job: {
+        status: "FAILED",
+        error: "ContentBlocked",
+        cause: "This request has been blocked by our content filters.",
+      },
+    });
+  });
+
+  it("keeps a cause that is not a Lambda error as it is", () => {
+    expect(readableCause("States.Timeout after 300 seconds")).toBe("States.Timeout after 300 seconds");
+    expect(readableCause('{"detail":"x"}')).toBe('{"detail":"x"}');
+    expect(readableCause('{"errorMessage": 42}')).toBe('{"errorMessage": 42}');
+    expect(readableCause("null")).toBe("null");
+  });
+
+  it("gives a SUCCEEDED job a presigned GET URL for its image, valid 15 minutes", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .resolves({ Item: statusRecord({ status: "SUCCEEDED", s3Uri: `s3://${BUCKET}/${FINAL_KEY}` }) });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    if (!result.found) throw new Error(`expected the job, got ${result.message}`);
+    expect(result.job.s3Uri).toBe(`s3://${BUCKET}/${FINAL_KEY}`);
+    const url = new URL(result.job.imageUrl ?? "");
+    expect(url.hostname).toBe(`${BUCKET}.s3.eu-west-1.amazonaws.com`);
+    expect(url.pathname).toBe(`/${FINAL_KEY}`);
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("900");
+    expect(url.searchParams.get("X-Amz-Credential")).toMatch(/^test\/\d{8}\/eu-west-1\/s3\/aws4_request$/);
+    expect(url.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.job.imageUrlExpiresAt).toBe("2026-11-23T12:15:00.000Z");
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it("uses the configured URL lifetime", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .resolves({ Item: statusRecord({ status: "SUCCEEDED", s3Uri: `s3://${BUCKET}/${FINAL_KEY}` }) });
+
+    // Act
+    const result = await getJobStatus("job-1", { ...deps, urlExpiresIn: 60 });
+
+    // Assess
+    if (!result.found) throw new Error(`expected the job, got ${result.message}`);
+    expect(new URL(result.job.imageUrl ?? "").searchParams.get("X-Amz-Expires")).toBe("60");
+    expect(result.job.imageUrlExpiresAt).toBe("2026-11-23T12:01:00.000Z");
+  });
+
+  it.each([
+    ["RUNNING with an s3Uri", { status: "RUNNING", s3Uri: `s3://${BUCKET}/${FINAL_KEY}` }],
+    ["SUCCEEDED without an s3Uri", { status: "SUCCEEDED" }],
+  ])("gives no image URL to a job %s", async (_kind, fields) => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord(fields) });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result.found && result.job.imageUrl).toBeFalsy();
+    expect(result.found && result.job).not.toHaveProperty("imageUrlExpiresAt");
+  });
+
+  it("lets a DynamoDB failure through", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).rejects(awsError("ProvisionedThroughputExceededException", "Throughput exceeded"));
+
+    // Act + Assess
+    await expect(getJobStatus("job-1", deps)).rejects.toMatchObject({ name: "ProvisionedThroughputExceededException" });
+  });
+});
+
+describe("getJobStatus: before a status record exists", () => {
+  it("answers QUEUED with the execution's start time when the execution is RUNNING", async () => {
+    // Prepare
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: EXECUTION_ARN, status: "RUNNING", startDate: new Date("2026-11-23T11:59:58.000Z") });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toEqual({
+      found: true,
+      job: { jobId: "job-1", status: "QUEUED", executionArn: EXECUTION_ARN, createdAt: "2026-11-23T11:59:58.000Z" },
+    });
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: EXECUTION_ARN });
+  });
+
+  it("answers FAILED with the execution's error and readable cause when it ended without a record", async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION_ARN,
+      status: "FAILED",
+      startDate: new Date("2026-11-23T11:59:58.000Z"),
+      error: "DynamoDB.AmazonDynamoDBException",
+      cause: JSON.stringify({ errorType: "X", errorMessage: "Requested resource not found" }),
+    });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({
+      found: true,
+      job: { status: "FAILED", error: "DynamoDB.AmazonDynamoDBException", cause: "Requested resource not found" },
+    });
+  });
+
+  it.each([
+    ["TIMED_OUT", "FAILED"],
+    ["ABORTED", "FAILED"],
+    ["SUCCEEDED", "SUCCEEDED"],
+    ["PENDING_REDRIVE", "QUEUED"],
+  ] as const)("answers an execution %s without a record as %s", async (status, expected) => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION_ARN, status, startDate: NOW });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result.found && result.job.status).toBe(expected);
+  });
+
+  it("answers not found when there is neither a record nor an execution", async () => {
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toEqual({ found: false, message: 'No job "job-1"' });
+  });
+
+  it("lets any other DescribeExecution failure through", async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
+
+    // Act + Assess
+    await expect(getJobStatus("job-1", deps)).rejects.toMatchObject({ name: "ThrottlingException" });
+  });
+
+  it.each(["", "../job-1", "job 1", "x".repeat(81), "job-1%00"])(
+    "answers not found for the malformed jobId %j without calling AWS",
+    async (jobId) => {
+      // Act
+      const result = await getJobStatus(jobId, deps);
+
+      // Assess
+      expect(result).toEqual({
+        found: false,
+        message: `No job "${jobId}": job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`,
+      });
+      expect(documentsMock.calls()).toHaveLength(0);
+      expect(sfnMock.calls()).toHaveLength(0);
+    },
+  );
+});
+
+function statusEvent(pathParameters: Record<string, string> | null): APIGatewayProxyEvent {
+  return {
+    body: null,
+    headers: {},
+    multiValueHeaders: {},
+    httpMethod: "GET",
+    isBase64Encoded: false,
+    path: `/jobs/${pathParameters?.jobId ?? ""}`,
+    pathParameters,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    resource: "/jobs/{jobId}",
+    requestContext: { requestId: "req-1" } as APIGatewayProxyEvent["requestContext"],
+  };
+}
+
+describe("handleJobStatusRequest (API adapter)", () => {
+  it("answers 200 with the job and Cache-Control no-store", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toEqual({ "Content-Type": "application/json", "Cache-Control": "no-store" });
+    expect(JSON.parse(result.body)).toMatchObject({ jobId: "job-1", status: "RUNNING", seed: 42 });
+  });
+
+  it("answers 404 with a message for an unknown job", async () => {
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+    expect(JSON.parse(result.body)).toEqual({ message: 'No job "job-1"' });
+  });
+
+  it("decodes a URL-encoded jobId", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job%2D1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(documentsMock.commandCalls(GetCommand)[0]?.args[0].input.Key).toEqual({ jobId: "job-1" });
+  });
+
+  it.each([
+    ["no path parameters", null],
+    ["a malformed jobId", { jobId: "..%2Fsecrets" }],
+    ["an undecodable jobId", { jobId: "%E0%A4%A" }],
+    ["a lone percent sign", { jobId: "100%" }],
+  ])("answers 404 for %s without calling AWS", async (_kind, pathParameters) => {
+    // Act
+    const result = await handleJobStatusRequest(statusEvent(pathParameters), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+    expect(JSON.parse(result.body).message).toMatch(/job ids are 1 to 80 characters/);
+    expect(documentsMock.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,708 @@
+// Verifies the start-job core (StartExecution named after the jobId, idempotent replay vs conflict) and both adapters:
+// the API adapter's status codes, headers and messages, and the SQS adapter's body parsing and partial batch failures.
+// Step Functions is an aws-sdk-client-mock mock: this cannot prove the real service's idempotency-by-name behaviour,
+// only that the code reacts to its documented answers (ExecutionAlreadyExists, throttling) as the contract says.
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { imageModelLimits } from "../../functions/shared/image-models";
+import { handleGenerateImageRequest, MAX_BODY_BYTES } from "../../functions/start-job/api-adapter";
+import { fieldsFromMessageBody, handleSqsBatch, jobIdForMessage } from "../../functions/start-job/sqs-adapter";
+import { buildJobInput, JobConflictError, startJob } from "../../functions/start-job/start-job";
+import { awsError } from "../fixtures/tiny-png";
+
+const STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:ImagePipeline";
+const EXECUTION_PREFIX = "arn:aws:states:eu-west-1:123456789012:execution:ImagePipeline";
+const NOW = new Date("2026-11-23T12:00:00.000Z");
+const REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
+const DOMAIN = "abc123.execute-api.eu-west-1.amazonaws.com";
+
+const sfn = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+const sfnMock = mockClient(sfn);
+const deps = { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => NOW };
+const apiDeps = { ...deps, limits: imageModelLimits("amazon.nova-canvas-v1:0") };
+
+function alreadyExists(jobId: string): ExecutionAlreadyExists {
+  return new ExecutionAlreadyExists({
+    message: `Execution Already Exists: '${EXECUTION_PREFIX}:${jobId}'`,
+    $metadata: { httpStatusCode: 400 },
+  });
+}
+
+/** The execution input StartExecution was called with, parsed. */
+function startedInput(call = 0): Record<string, unknown> {
+  return JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[call]?.args[0].input.input ?? "null");
+}
+
+/** The input an earlier StartExecution stored, as DescribeExecution returns it. */
+function describedAs(input: Record<string, unknown>) {
+  return {
+    executionArn: "ignored",
+    stateMachineArn: STATE_MACHINE_ARN,
+    status: "RUNNING" as const,
+    input: JSON.stringify(input),
+  };
+}
+
+beforeEach(() => {
+  sfnMock.reset();
+  sfnMock
+    .on(StartExecutionCommand)
+    .callsFake((input: { name: string }) => ({ executionArn: `${EXECUTION_PREFIX}:${input.name}`, startDate: NOW }));
+});
+
+describe("startJob", () => {
+  it("starts one execution named after the jobId with the contract input", async () => {
+    // Act
+    const job = await startJob("job-1", { prompt: "a lighthouse" }, "api", deps);
+
+    // Assess
+    expect(job).toEqual({ jobId: "job-1", executionArn: `${EXECUTION_PREFIX}:job-1`, replayed: false });
+    const calls = sfnMock.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({ stateMachineArn: STATE_MACHINE_ARN, name: "job-1" });
+    expect(startedInput()).toEqual({
+      jobId: "job-1",
+      prompt: "a lighthouse",
+      source: "api",
+      requestedAt: "2026-11-23T12:00:00.000Z",
+    });
+  });
+
+  it("passes the optional request fields it was given and drops everything else", async () => {
+    // Prepare
+    const fields = {
+      prompt: "a lighthouse",
+      negativePrompt: "fog",
+      seed: 7,
+      width: 1280,
+      height: 720,
+      quality: "premium",
+      style: "anime",
+      jobId: "someone-else",
+      source: "sqs",
+      requestedAt: "1999-01-01T00:00:00.000Z",
+    };
+
+    // Act
+    await startJob("job-1", fields, "api", deps);
+
+    // Assess
+    expect(startedInput()).toEqual({
+      jobId: "job-1",
+      prompt: "a lighthouse",
+      negativePrompt: "fog",
+      seed: 7,
+      width: 1280,
+      height: 720,
+      quality: "premium",
+      source: "api",
+      requestedAt: "2026-11-23T12:00:00.000Z",
+    });
+  });
+
+  it("derives the execution ARN when StartExecution does not return one", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).resolves({});
+
+    // Act
+    const job = await startJob("job-1", { prompt: "a lighthouse" }, "sqs", deps);
+
+    // Assess
+    expect(job.executionArn).toBe(`${EXECUTION_PREFIX}:job-1`);
+  });
+
+  it("treats an existing execution for the same request as a replay, whatever its requestedAt", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("job-1"));
+    sfnMock.on(DescribeExecutionCommand).resolves(
+      describedAs({
+        jobId: "job-1",
+        prompt: "a lighthouse",
+        seed: 7,
+        source: "api",
+        requestedAt: "2026-11-23T11:59:00.000Z",
+      }),
+    );
+
+    // Act
+    const job = await startJob("job-1", { prompt: "a lighthouse", seed: 7 }, "api", deps);
+
+    // Assess
+    expect(job).toEqual({ jobId: "job-1", executionArn: `${EXECUTION_PREFIX}:job-1`, replayed: true });
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)[0]?.args[0].input).toEqual({
+      executionArn: `${EXECUTION_PREFIX}:job-1`,
+    });
+  });
+
+  it.each([
+    ["a different prompt", { prompt: "a windmill", source: "api" }],
+    ["an extra field", { prompt: "a lighthouse", seed: 1, source: "api" }],
+    ["a different source", { prompt: "a lighthouse", source: "sqs" }],
+  ])("refuses a jobId already used for %s with JobConflictError", async (_kind, existing) => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("job-1"));
+    sfnMock.on(DescribeExecutionCommand).resolves(describedAs({ jobId: "job-1", ...existing }));
+
+    // Act
+    const attempt = startJob("job-1", { prompt: "a lighthouse" }, "api", deps);
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(JobConflictError);
+    await expect(attempt).rejects.toMatchObject({
+      name: "JobConflict",
+      message: 'Job "job-1" already exists with a different request; use a new Idempotency-Key for a new request',
+    });
+  });
+
+  it("treats an existing execution whose input cannot be read as a conflict", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("job-1"));
+    sfnMock.on(DescribeExecutionCommand).resolves({ ...describedAs({}), input: "not json" });
+
+    // Act + Assess
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toBeInstanceOf(JobConflictError);
+  });
+
+  it("lets any other StartExecution error through without describing the execution", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
+
+    // Act + Assess
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toMatchObject({
+      name: "ThrottlingException",
+    });
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+  });
+
+  it("lets a DescribeExecution failure through", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("job-1"));
+    sfnMock.on(DescribeExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
+
+    // Act + Assess
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toMatchObject({
+      name: "ThrottlingException",
+    });
+  });
+
+  it("stamps requestedAt from the clock it is given", () => {
+    expect(buildJobInput("job-1", { prompt: "x" }, "sqs", new Date("2030-01-02T03:04:05.006Z"))).toEqual({
+      jobId: "job-1",
+      prompt: "x",
+      source: "sqs",
+      requestedAt: "2030-01-02T03:04:05.006Z",
+    });
+  });
+});
+
+function apiEvent(
+  options: { body?: string | null; headers?: Record<string, string>; isBase64Encoded?: boolean } = {},
+): APIGatewayProxyEvent {
+  return {
+    body: options.body === undefined ? JSON.stringify({ prompt: "a lighthouse at dawn" }) : options.body,
+    headers: options.headers ?? { "Content-Type": "application/json", Host: DOMAIN },
+    multiValueHeaders: {},
+    httpMethod: "POST",
+    isBase64Encoded: options.isBase64Encoded ?? false,
+    path: "/generate-image",
+    pathParameters: null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    resource: "/generate-image",
+    requestContext: {
+      requestId: REQUEST_ID,
+      path: "/prod/generate-image",
+      domainName: DOMAIN,
+      stage: "prod",
+      httpMethod: "POST",
+    } as APIGatewayProxyEvent["requestContext"],
+  };
+}
+
+function jsonHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { "Content-Type": "application/json", ...extra };
+}
+
+function bodyOf(result: { body: string }): Record<string, unknown> {
+  return JSON.parse(result.body);
+}
+
+describe("handleGenerateImageRequest (API adapter)", () => {
+  it("answers 202 with jobId, executionArn, statusUrl and a Location header", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent(), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(result.headers).toEqual({
+      "Content-Type": "application/json",
+      Location: `/prod/jobs/${REQUEST_ID}`,
+    });
+    expect(bodyOf(result)).toEqual({
+      jobId: REQUEST_ID,
+      executionArn: `${EXECUTION_PREFIX}:${REQUEST_ID}`,
+      statusUrl: `https://${DOMAIN}/prod/jobs/${REQUEST_ID}`,
+    });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(REQUEST_ID);
+    expect(startedInput()).toMatchObject({ jobId: REQUEST_ID, prompt: "a lighthouse at dawn", source: "api" });
+  });
+
+  it("builds the status URL from the forwarded protocol and Host header when running locally", async () => {
+    // Prepare
+    const event = apiEvent({
+      headers: jsonHeaders({ Host: "localhost:3000", "X-Forwarded-Proto": "http", "Idempotency-Key": "job-1" }),
+    });
+    event.requestContext = { requestId: REQUEST_ID, path: "/generate-image" } as APIGatewayProxyEvent["requestContext"];
+
+    // Act
+    const result = await handleGenerateImageRequest(event, apiDeps);
+
+    // Assess
+    expect(result.headers?.Location).toBe("/jobs/job-1");
+    expect(bodyOf(result).statusUrl).toBe("http://localhost:3000/jobs/job-1");
+  });
+
+  it("forwards the trimmed prompt and negativePrompt and the other request fields", async () => {
+    // Prepare
+    const body = JSON.stringify({ prompt: "  a lighthouse \n", negativePrompt: " fog ", seed: 7, quality: "premium" });
+
+    // Act
+    await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
+
+    // Assess
+    expect(startedInput()).toEqual({
+      jobId: REQUEST_ID,
+      prompt: "a lighthouse",
+      negativePrompt: "fog",
+      seed: 7,
+      quality: "premium",
+      source: "api",
+      requestedAt: NOW.toISOString(),
+    });
+  });
+
+  it.each(["Idempotency-Key", "idempotency-key", "IDEMPOTENCY-KEY"])(
+    "uses the %s header as the jobId",
+    async (name) => {
+      // Act
+      const result = await handleGenerateImageRequest(
+        apiEvent({ headers: jsonHeaders({ [name]: "order-42_b" }) }),
+        apiDeps,
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(202);
+      expect(bodyOf(result).jobId).toBe("order-42_b");
+      expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe("order-42_b");
+    },
+  );
+
+  it("accepts an Idempotency-Key of exactly 80 characters", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ headers: jsonHeaders({ "Idempotency-Key": "k".repeat(80) }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+  });
+
+  it.each([
+    ["too long", "k".repeat(81)],
+    ["with spaces", "order 42"],
+    ["a path", "../other-job"],
+    ["empty", ""],
+  ])("answers 400 for an Idempotency-Key that is %s, without starting anything", async (_kind, key) => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ headers: jsonHeaders({ "Idempotency-Key": key }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toBe("Idempotency-Key must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -");
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("answers 202 with Idempotent-Replayed when the same request is sent again with the same key", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("order-42"));
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves(describedAs({ jobId: "order-42", prompt: "a lighthouse at dawn", source: "api", requestedAt: "x" }));
+
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ headers: jsonHeaders({ "Idempotency-Key": "order-42" }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(result.headers?.["Idempotent-Replayed"]).toBe("true");
+    expect(bodyOf(result).jobId).toBe("order-42");
+  });
+
+  it("answers 409 when the key was used for a different request", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("order-42"));
+    sfnMock.on(DescribeExecutionCommand).resolves(describedAs({ prompt: "a windmill", source: "api" }));
+
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ headers: jsonHeaders({ "Idempotency-Key": "order-42" }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(409);
+    expect(bodyOf(result).message).toBe(
+      'Job "order-42" already exists with a different request; use a new Idempotency-Key for a new request',
+    );
+  });
+
+  it.each([
+    ["text/plain", '"text/plain"'],
+    ["application/jsonp", '"application/jsonp"'],
+    ["application/x-www-form-urlencoded", '"application/x-www-form-urlencoded"'],
+  ])("answers 415 for Content-Type %s", async (contentType, shown) => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ headers: { "Content-Type": contentType } }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(bodyOf(result).message).toBe(`Content-Type must be application/json, got ${shown}`);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("answers 415 when there is no Content-Type at all", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ headers: {} }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(bodyOf(result).message).toBe("Content-Type must be application/json, got none");
+  });
+
+  it.each(["application/json; charset=utf-8", "Application/JSON"])(
+    "accepts Content-Type %s in any header case",
+    async (contentType) => {
+      expect(
+        (await handleGenerateImageRequest(apiEvent({ headers: { "content-type": contentType } }), apiDeps)).statusCode,
+      ).toBe(202);
+    },
+  );
+
+  it("answers 413 for a 1 MB body without parsing it", async () => {
+    // Prepare
+    const body = JSON.stringify({ prompt: "a".repeat(1024 * 1024) });
+
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(413);
+    expect(bodyOf(result).message).toBe(
+      `The request body is ${Buffer.byteLength(body)} bytes; at most ${MAX_BODY_BYTES} bytes are accepted`,
+    );
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("counts the limit in UTF-8 bytes, after base64 decoding", async () => {
+    // Prepare: 9,000 'æ' make a JSON body of 9,014 characters but 18,014 UTF-8 bytes.
+    const body = JSON.stringify({ prompt: "æ".repeat(9000) });
+
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ body: Buffer.from(body).toString("base64"), isBase64Encoded: true }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(body.length).toBeLessThan(MAX_BODY_BYTES);
+    expect(result.statusCode).toBe(413);
+  });
+
+  it.each([
+    ["no body", null],
+    ["an empty body", ""],
+    ["a whitespace body", " \n\t "],
+  ])("answers 400 for %s", async (_kind, body) => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toBe('The request body is empty: send JSON like {"prompt": "a lighthouse at dawn"}');
+  });
+
+  it.each(["a lighthouse at dawn", "{prompt: 'x'}", '{"prompt": "x"'])("answers 400 for non-JSON %j", async (body) => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toMatch(/^The request body is not valid JSON \(.+\): send \{"prompt": "\.\.\."\}$/);
+  });
+
+  it.each(['["a lighthouse"]', '"a lighthouse"', "42", "null", "true"])(
+    "answers 400 for JSON that is not an object (%s)",
+    async (body) => {
+      // Act
+      const result = await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(bodyOf(result).message).toBe(
+        'The request body must be a JSON object like {"prompt": "a lighthouse at dawn"}',
+      );
+    },
+  );
+
+  it("answers 400 naming unknown fields and listing the accepted ones", async () => {
+    // Act
+    const one = await handleGenerateImageRequest(apiEvent({ body: '{"prompt":"x","style":"anime"}' }), apiDeps);
+    const two = await handleGenerateImageRequest(apiEvent({ body: '{"prompt":"x","style":1,"steps":2}' }), apiDeps);
+
+    // Assess
+    expect(one.statusCode).toBe(400);
+    expect(bodyOf(one).message).toBe(
+      'Unknown field "style"; accepted fields: prompt, negativePrompt, seed, width, height, quality',
+    );
+    expect(bodyOf(two).message).toMatch(/^Unknown fields "style", "steps"; accepted fields: /);
+  });
+
+  it.each([
+    ["a missing prompt", {}, '"prompt" is required: a non-empty string of at most 1024 characters'],
+    ["a prompt that is not a string", { prompt: 42 }, '"prompt" must be a string, got a number'],
+    ["a whitespace prompt", { prompt: "   " }, '"prompt" is empty: send at least one non-whitespace character'],
+    [
+      "a control character",
+      { prompt: "bell\u0007" },
+      '"prompt" contains the control character U+0007 at position 4; only printable text, tabs and line breaks are accepted',
+    ],
+    [
+      "a prompt over the model's limit",
+      { prompt: "a".repeat(1025) },
+      '"prompt" is 1025 characters long; this model (nova-canvas) accepts at most 1024',
+    ],
+    ["a seed out of range", { prompt: "x", seed: -1 }, '"seed" must be an integer from 0 to 858993459, got -1'],
+  ])("answers 400 with the validation message for %s", async (_kind, fields, message) => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body: JSON.stringify(fields) }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toBe(message);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("decodes a base64-encoded body as UTF-8", async () => {
+    // Prepare
+    const body = Buffer.from(JSON.stringify({ prompt: "fjord ved solnedgang, blåbær og ærfugl 🌅" })).toString(
+      "base64",
+    );
+
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body, isBase64Encoded: true }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(startedInput().prompt).toBe("fjord ved solnedgang, blåbær og ærfugl 🌅");
+  });
+
+  it.each(["ThrottlingException", "ExecutionLimitExceeded"])(
+    "answers 503 with Retry-After when StartExecution fails with %s",
+    async (name) => {
+      // Prepare
+      sfnMock.on(StartExecutionCommand).rejects(awsError(name, "Rate exceeded"));
+
+      // Act
+      const result = await handleGenerateImageRequest(apiEvent(), apiDeps);
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.["Retry-After"]).toBe("5");
+      expect(bodyOf(result).message).toBe("The pipeline is busy; retry in a few seconds with the same Idempotency-Key");
+    },
+  );
+
+  it("answers 500 for any other failure, logs the detail and leaks none of it", async () => {
+    // Prepare
+    const log = vi.fn();
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(
+        awsError(
+          "AccessDeniedException",
+          "User: arn:aws:sts::123456789012:assumed-role/start-job-role is not authorized to perform states:StartExecution",
+        ),
+      );
+
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent(), { ...apiDeps, log });
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(bodyOf(result)).toEqual({
+      message: `Could not start the job; retry with the same Idempotency-Key (request id ${REQUEST_ID})`,
+    });
+    expect(result.body).not.toMatch(/arn:|AccessDenied|123456789012/);
+    expect(log).toHaveBeenCalledWith(
+      expect.objectContaining({ level: "ERROR", jobId: REQUEST_ID, error: "AccessDeniedException" }),
+    );
+  });
+
+  it("answers 500 for a network failure too", async () => {
+    // Prepare
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error("connect ECONNREFUSED 10.0.3.7:443"), { code: "ECONNREFUSED" }));
+
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent(), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(result.body).not.toContain("10.0.3.7");
+  });
+});
+
+function sqsRecord(messageId: string, body: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `receipt-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: "1763899200000",
+      SenderId: "AIDAEXAMPLE",
+      ApproximateFirstReceiveTimestamp: "1763899200001",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:image-requests",
+    awsRegion: "eu-west-1",
+  };
+}
+
+function sqsEvent(...records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+describe("handleSqsBatch (SQS adapter)", () => {
+  it("starts a JSON message as its fields, named after the message id, with source sqs", async () => {
+    // Prepare
+    const event = sqsEvent(sqsRecord("msg-1", JSON.stringify({ prompt: "a lighthouse", seed: 3, style: "x" })));
+
+    // Act
+    const response = await handleSqsBatch(event, deps);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe("msg-1");
+    expect(startedInput()).toEqual({
+      jobId: "msg-1",
+      prompt: "a lighthouse",
+      seed: 3,
+      source: "sqs",
+      requestedAt: NOW.toISOString(),
+    });
+  });
+
+  it("starts a plain-text message with the whole body as the prompt", async () => {
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "Nordlys over Tromsø 🌌\n")), deps);
+
+    // Assess
+    expect(startedInput()).toMatchObject({ jobId: "msg-1", prompt: "Nordlys over Tromsø 🌌\n", source: "sqs" });
+  });
+
+  it.each([
+    ["a body starting with { that is not JSON", "{the lighthouse} at dawn"],
+    ["a JSON array", '["a lighthouse"]'],
+    ["a JSON string", '"a lighthouse"'],
+  ])("treats %s as plain text", (_kind, body) => {
+    expect(fieldsFromMessageBody(body)).toEqual({ prompt: body });
+  });
+
+  it("parses JSON with surrounding whitespace", () => {
+    expect(fieldsFromMessageBody('\n  {"prompt": "a cat"}  \n')).toEqual({ prompt: "a cat" });
+  });
+
+  it("uses the message id as the jobId", () => {
+    expect(jobIdForMessage("059f36b4-87a3-44ab-83d2-661975830a7d")).toBe("059f36b4-87a3-44ab-83d2-661975830a7d");
+  });
+
+  it("reports success for a redelivered message whose execution already exists", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("msg-1"));
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolves(describedAs({ jobId: "msg-1", prompt: "a lighthouse", source: "sqs", requestedAt: "earlier" }));
+
+    // Act
+    const response = await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a lighthouse")), deps);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+  });
+
+  it("reports success even when the existing execution's input differs: the message was already started", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("msg-1"));
+    sfnMock.on(DescribeExecutionCommand).resolves(describedAs({ prompt: "something else", source: "sqs" }));
+
+    // Act
+    const response = await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a lighthouse")), deps);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+  });
+
+  it("returns only the throttled record to the queue and still starts the others", async () => {
+    // Prepare
+    const log = vi.fn();
+    sfnMock.on(StartExecutionCommand, { name: "msg-2" }).rejects(awsError("ThrottlingException", "Rate exceeded"));
+    const event = sqsEvent(sqsRecord("msg-1", "one"), sqsRecord("msg-2", "two"), sqsRecord("msg-3", "three"));
+
+    // Act
+    const response = await handleSqsBatch(event, { ...deps, log });
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "msg-2" }] });
+    const names = sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input.name);
+    expect(names.sort()).toEqual(["msg-1", "msg-2", "msg-3"]);
+    expect(log).toHaveBeenCalledTimes(1);
+    expect(log).toHaveBeenCalledWith(
+      expect.objectContaining({ level: "ERROR", messageId: "msg-2", receiveCount: "1", error: "ThrottlingException" }),
+    );
+  });
+
+  it("returns every record when StartExecution fails for all of them", async () => {
+    // Prepare
+    sfnMock.on(StartExecutionCommand).rejects(awsError("InternalServerError", "boom", 500));
+
+    // Act
+    const response = await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "one"), sqsRecord("msg-2", "two")), deps);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "msg-1" }, { itemIdentifier: "msg-2" }]);
+  });
+
+  it("answers an empty batch with no failures and no calls", async () => {
+    expect(await handleSqsBatch(sqsEvent(), deps)).toEqual({ batchItemFailures: [] });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+});

@@ -23,6 +23,7 @@ describe("workflows", () => {
     const directory = mkdtempSync(join(tmpdir(), "workflows-"));
     writeFileSync(
       join(directory, "broken.yml"),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
       "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n",
     );
     const { findings } = await lintWorkflows(directory);
@@ -46,6 +47,7 @@ describe("workflows", () => {
     expect(deploy).toMatch(/cdk diff/);
     expect(deploy).toMatch(/cdk deploy/);
     expect(deploy).toContain("id-token: write");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
     expect(deploy).toContain("role-to-assume: ${{ secrets.AWS_DEPLOY_ROLE_ARN }}");
     expect(deploy).not.toMatch(/aws-access-key-id|AWS_SECRET_ACCESS_KEY/);
     expect(deploy).toMatch(/^concurrency:\n {2}group: deploy-/m);

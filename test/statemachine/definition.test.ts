@@ -78,6 +78,8 @@ describe("image-pipeline.asl.json", () => {
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
       ]) {
+        // GenerateImage waits longer on its own throttling: see the next test.
+        if (name === "GenerateImage" && error === "Lambda.TooManyRequestsException") continue;
         expect(retrierFor(name, error), `${name} ${error}`).toMatchObject({
           IntervalSeconds: 2,
           BackoffRate: 2,
@@ -85,6 +87,15 @@ describe("image-pipeline.asl.json", () => {
         });
       }
     }
+  });
+
+  it("lets GenerateImage wait out its reserved-concurrency throttling (a burst queues, it does not fail)", () => {
+    const retrier = retrierFor("GenerateImage", "Lambda.TooManyRequestsException");
+    expect(retrier).toMatchObject({ IntervalSeconds: 5, BackoffRate: 1.5, MaxDelaySeconds: 60, MaxAttempts: 20 });
+    // The first matching retrier applies: this one must come before the general Lambda retrier.
+    expect(definition.States.GenerateImage?.Retry?.[0]).toBe(retrier);
+    // Worst case: 20 capped waits stay well inside the machine's timeout.
+    expect((retrier?.MaxAttempts ?? 0) * (retrier?.MaxDelaySeconds ?? 0)).toBeLessThan(definition.TimeoutSeconds ?? 0);
   });
 
   it("retries Bedrock's transient errors on GenerateImage: 3 s x2, max 60 s, 8 attempts", () => {

@@ -1,0 +1,238 @@
+import { SUPPORTED_MODEL_IDS } from "../functions/shared/image-models";
+
+/** Deploy parameters, read from CDK context (`-c key=value` or cdk.json), validated once. */
+export interface ImagegenConfig {
+  /** Receives alarm notices and failed-execution notices. */
+  readonly alertEmail: string;
+  /** An existing bucket to store images in; `undefined` when the stack creates its own. */
+  readonly bucketName: string | undefined;
+  /** Key prefix without leading or trailing `/`; `""` for the bucket root. */
+  readonly keyPrefix: string;
+  /** Bedrock foundation model id. */
+  readonly modelId: string;
+  /** Region Bedrock is called in; may differ from the stack's region. */
+  readonly bedrockRegion: string;
+  /** Age of the oldest queued message, in seconds, that raises the queue alarm. */
+  readonly queueAgeAlarmSeconds: number;
+  /** Reserved concurrency of GenerateImage: how many Bedrock calls run at once. */
+  readonly generateConcurrency: number;
+  /** Whether API callers must send an API key (`x-api-key`). */
+  readonly apiKeyRequired: boolean;
+  /** API stage steady-state rate limit, requests per second. */
+  readonly throttlingRateLimit: number;
+  /** API stage burst limit, requests. */
+  readonly throttlingBurstLimit: number;
+  /** Days a job's status record is kept (DynamoDB TTL). */
+  readonly statusRetentionDays: number;
+}
+
+/** The queue keeps messages this long; an age alarm above it could never fire. */
+export const QUEUE_RETENTION_DAYS = 4;
+
+export const CONFIG_DEFAULTS = {
+  keyPrefix: "",
+  modelId: "amazon.nova-canvas-v1:0",
+  bedrockRegion: "us-east-1",
+  queueAgeAlarmSeconds: 120,
+  generateConcurrency: 5,
+  apiKeyRequired: true,
+  throttlingRateLimit: 10,
+  throttlingBurstLimit: 20,
+  statusRetentionDays: 30,
+} as const;
+
+const KNOWN_KEYS = ["alertEmail", "bucketName", ...Object.keys(CONFIG_DEFAULTS)];
+
+/** One message per problem, each saying what to change. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid deploy parameters (CDK context):\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Reads and validates the deploy parameters from a CDK context object. Values given with `-c` arrive as strings,
+ * values from cdk.json keep their JSON type; both are accepted. Throws a `ConfigError` listing every problem.
+ */
+export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
+  const problems: string[] = [];
+  const reader = new ContextReader(context, problems);
+
+  for (const key of Object.keys(context)) {
+    const known = KNOWN_KEYS.find((name) => name.toLowerCase() === key.toLowerCase());
+    if (known !== undefined && known !== key) {
+      problems.push(`"${key}" is not a parameter: did you mean "${known}"? (names are case-sensitive)`);
+    }
+  }
+
+  const config: ImagegenConfig = {
+    alertEmail: readAlertEmail(reader, problems),
+    bucketName: readBucketName(reader, problems),
+    keyPrefix: readKeyPrefix(reader, problems),
+    modelId: readModelId(reader, problems),
+    bedrockRegion: readBedrockRegion(reader, problems),
+    queueAgeAlarmSeconds: reader.integer("queueAgeAlarmSeconds", {
+      min: 60,
+      max: QUEUE_RETENTION_DAYS * 86_400,
+      why: `seconds; CloudWatch samples the queue once a minute and messages expire after ${QUEUE_RETENTION_DAYS} days`,
+    }),
+    generateConcurrency: reader.integer("generateConcurrency", {
+      min: 1,
+      max: 100,
+      why: "concurrent Bedrock calls reserved for GenerateImage",
+    }),
+    apiKeyRequired: reader.boolean("apiKeyRequired"),
+    throttlingRateLimit: reader.number("throttlingRateLimit", {
+      min: 1,
+      max: 10_000,
+      why: "requests per second, at most the account's API Gateway limit",
+    }),
+    throttlingBurstLimit: reader.integer("throttlingBurstLimit", {
+      min: 1,
+      max: 5_000,
+      why: "requests, at most the account's API Gateway burst limit",
+    }),
+    statusRetentionDays: reader.integer("statusRetentionDays", {
+      min: 1,
+      max: 3_650,
+      why: "days a status record is kept before DynamoDB TTL removes it",
+    }),
+  };
+
+  if (config.throttlingBurstLimit < config.throttlingRateLimit) {
+    problems.push(
+      `throttlingBurstLimit (${config.throttlingBurstLimit}) is below throttlingRateLimit (${config.throttlingRateLimit}): ` +
+        "the bucket could never hold one second of traffic; raise -c throttlingBurstLimit=... or lower the rate",
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function readAlertEmail(reader: ContextReader, problems: string[]): string {
+  const email = reader.string("alertEmail");
+  if (email === undefined || email === "") {
+    problems.push(
+      "alertEmail is required: pass -c alertEmail=you@example.com (alarms and failed executions are emailed there)",
+    );
+    return "";
+  }
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    problems.push(`alertEmail "${email}" is not an email address: pass -c alertEmail=you@example.com`);
+  }
+  return email;
+}
+
+function readBucketName(reader: ContextReader, problems: string[]): string | undefined {
+  const name = reader.string("bucketName");
+  // An empty value counts as not given, so CI can pass an unset variable through.
+  if (name === undefined || name === "") return undefined;
+  const valid =
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+  if (!valid) {
+    problems.push(
+      `bucketName "${name}" is not a valid S3 bucket name: 3-63 lowercase letters, digits, '.' and '-', ` +
+        "starting and ending with a letter or digit; omit -c bucketName to let the stack create a bucket",
+    );
+  }
+  return name;
+}
+
+function readKeyPrefix(reader: ContextReader, problems: string[]): string {
+  const raw = reader.string("keyPrefix") ?? CONFIG_DEFAULTS.keyPrefix;
+  const prefix = raw.replace(/^\/+|\/+$/g, "");
+  if (prefix === "") return "";
+  const segments = prefix.split("/");
+  // '*', '?' and '${' would act as IAM wildcards or policy variables in the S3 resource ARNs built from the prefix.
+  const valid =
+    prefix.length <= 200 && segments.every((segment) => /^[A-Za-z0-9._-]+$/.test(segment) && !/^\.+$/.test(segment));
+  if (!valid) {
+    problems.push(
+      `keyPrefix "${raw}" is not usable: use up to 200 characters of path segments made of letters, digits, '.', '_' ` +
+        "and '-', separated by single '/', e.g. -c keyPrefix=candidates/alice (omit it to use the bucket root)",
+    );
+  }
+  return prefix;
+}
+
+function readModelId(reader: ContextReader, problems: string[]): string {
+  const modelId = reader.string("modelId") ?? CONFIG_DEFAULTS.modelId;
+  if (!(SUPPORTED_MODEL_IDS as readonly string[]).includes(modelId)) {
+    problems.push(
+      `modelId "${modelId}" is not supported: use one of ${SUPPORTED_MODEL_IDS.join(", ")} ` +
+        "(foundation model ids with the TEXT_IMAGE request shape; inference profile ids are not granted)",
+    );
+  }
+  return modelId;
+}
+
+function readBedrockRegion(reader: ContextReader, problems: string[]): string {
+  const region = reader.string("bedrockRegion") ?? CONFIG_DEFAULTS.bedrockRegion;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) {
+    problems.push(`bedrockRegion "${region}" is not an AWS region code: pass e.g. -c bedrockRegion=us-east-1`);
+  }
+  return region;
+}
+
+interface Bounds {
+  readonly min: number;
+  readonly max: number;
+  /** What the number means, for the error message. */
+  readonly why: string;
+}
+
+class ContextReader {
+  constructor(
+    private readonly context: Record<string, unknown>,
+    private readonly problems: string[],
+  ) {}
+
+  string(key: string): string | undefined {
+    const value = this.context[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") {
+      this.problems.push(`${key} must be a string, got ${JSON.stringify(value)}`);
+      return undefined;
+    }
+    return value.trim();
+  }
+
+  boolean(key: "apiKeyRequired"): boolean {
+    const value = this.context[key];
+    if (value === undefined || value === null) return CONFIG_DEFAULTS[key];
+    if (typeof value === "boolean") return value;
+    if (typeof value === "string" && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === "true";
+    this.problems.push(`${key} must be true or false, got ${JSON.stringify(value)}: pass -c ${key}=false or omit it`);
+    return CONFIG_DEFAULTS[key];
+  }
+
+  number(key: NumericKey, bounds: Bounds): number {
+    return this.numeric(key, bounds, /^\d+(\.\d+)?$/, "a number");
+  }
+
+  integer(key: NumericKey, bounds: Bounds): number {
+    return this.numeric(key, bounds, /^\d+$/, "a whole number");
+  }
+
+  private numeric(key: NumericKey, bounds: Bounds, pattern: RegExp, kind: string): number {
+    const fallback = CONFIG_DEFAULTS[key];
+    const value = this.context[key];
+    if (value === undefined || value === null) return fallback;
+    const parsed =
+      typeof value === "number" ? value : typeof value === "string" && pattern.test(value.trim()) ? Number(value) : NaN;
+    const wholeEnough = kind !== "a whole number" || Number.isInteger(parsed);
+    if (!Number.isFinite(parsed) || !wholeEnough || parsed < bounds.min || parsed > bounds.max) {
+      this.problems.push(
+        `${key} must be ${kind} from ${bounds.min} to ${bounds.max} (${bounds.why}), got ${JSON.stringify(value)}: ` +
+          `pass e.g. -c ${key}=${fallback} or omit it for the default (${fallback})`,
+      );
+      return fallback;
+    }
+    return parsed;
+  }
+}
+
+type NumericKey = {
+  [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number ? K : never;
+}[keyof typeof CONFIG_DEFAULTS];

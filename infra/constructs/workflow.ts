@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import type { DefinitionSubstitutions } from "../../local/state-machine-definition";
+import { repoRoot } from "../lambda-build";
+import { acknowledgeWildcardResource } from "../nag";
+import { LambdaFunction } from "./lambda-function";
+import type { ImageStorage } from "./storage";
+
+/** The single state machine definition, shared with the local stack. */
+export const ASL_DEFINITION_FILE = path.join(repoRoot, "statemachine", "image-pipeline.asl.json");
+
+export interface ImageWorkflowProps {
+  readonly storage: ImageStorage;
+  /** Bedrock foundation model id. */
+  readonly modelId: string;
+  /** Region Bedrock is called in. */
+  readonly bedrockRegion: string;
+  /** Reserved concurrency of GenerateImage, i.e. concurrent Bedrock calls. */
+  readonly generateConcurrency: number;
+  /** Days a status record is kept; ValidatePrompt turns it into the record's `expiresAt`. */
+  readonly statusRetentionDays: number;
+  /**
+   * How long execution logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The Step Functions STANDARD state machine from `statemachine/image-pipeline.asl.json` and the three Lambda
+ * functions its tasks invoke (ValidatePrompt, GenerateImage, StoreImage). The status records are written by the
+ * state machine itself through the direct DynamoDB integration.
+ */
+export class ImageWorkflow extends Construct {
+  public readonly validatePrompt: LambdaFunction;
+  public readonly generateImage: LambdaFunction;
+  public readonly storeImage: LambdaFunction;
+  public readonly stateMachine: StateMachine;
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ImageWorkflowProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.generateConcurrency) || props.generateConcurrency < 1) {
+      throw new Error(`generateConcurrency must be a whole number of at least 1, got ${props.generateConcurrency}`);
+    }
+    const { storage } = props;
+
+    // Function timeouts stay below the ASL task TimeoutSeconds (30, 120, 60) so the function's own error is reported.
+    this.validatePrompt = new LambdaFunction(this, "ValidatePrompt", {
+      source: "validate-prompt",
+      description: "ValidatePrompt step: checks the request against the configured model's limits",
+      timeout: Duration.seconds(10),
+      environment: { MODEL_ID: props.modelId, STATUS_RETENTION_DAYS: String(props.statusRetentionDays) },
+    });
+
+    this.generateImage = new LambdaFunction(this, "GenerateImage", {
+      source: "generate-image",
+      description: "GenerateImage step: calls Bedrock once and stages the PNG in S3",
+      timeout: Duration.seconds(100),
+      // Holds and decodes a base64 PNG of several MB.
+      memorySize: 512,
+      // Bounds concurrent Bedrock calls: a burst is throttled here and retried by the state machine.
+      reservedConcurrentExecutions: props.generateConcurrency,
+    });
+    this.generateImage.bindBedrockModel(props.modelId, props.bedrockRegion);
+    this.generateImage.bindImageBucket(storage, [{ actions: ["s3:PutObject"], keyPattern: storage.stagingKeys }]);
+
+    this.storeImage = new LambdaFunction(this, "StoreImage", {
+      source: "store-image",
+      description: "StoreImage step: promotes the staged PNG to its final key (server-side copy, then delete)",
+      timeout: Duration.seconds(30),
+    });
+    this.storeImage.bindImageBucket(storage, [
+      // GetObject on the staged image is the copy source; DeleteObject removes it once copied.
+      { actions: ["s3:GetObject", "s3:DeleteObject"], keyPattern: storage.stagingKeys },
+      // GetObject on the final key lets a retried StoreImage see (HeadObject) that an earlier attempt copied it.
+      { actions: ["s3:PutObject", "s3:GetObject"], keyPattern: storage.imageKeys },
+    ]);
+
+    this.logGroup = new LogGroup(this, "ExecutionLogs", {
+      // The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy from growing per log group.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-image-pipeline`,
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.stateMachine = new StateMachine(this, "StateMachine", {
+      stateMachineType: StateMachineType.STANDARD,
+      comment: "couch-imagegen: prompt in, PNG in S3 out",
+      // Inline, not fromFile (an S3 asset): the template carries the definition, so `cdk diff` shows its changes.
+      definitionBody: DefinitionBody.fromString(readFileSync(ASL_DEFINITION_FILE, "utf8")),
+      definitionSubstitutions: {
+        ValidatePromptFunctionArn: this.validatePrompt.function.functionArn,
+        GenerateImageFunctionArn: this.generateImage.function.functionArn,
+        StoreImageFunctionArn: this.storeImage.function.functionArn,
+        JobStatusTableName: storage.jobStatusTable.tableName,
+        ModelId: props.modelId,
+        // The same placeholders the local stack fills: a renamed one fails type-checking here, not at deploy time.
+      } satisfies Record<keyof DefinitionSubstitutions, string>,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
+    });
+
+    // A definition read from a file grants nothing by itself: exactly what its tasks call, no more.
+    for (const task of [this.validatePrompt, this.generateImage, this.storeImage]) {
+      task.function.grantInvoke(this.stateMachine);
+      acknowledgeWildcardResource(
+        this.stateMachine.role,
+        `${task.function.functionArn}:*`,
+        "lambda:InvokeFunction on this task function's qualified ARNs (versions and aliases, ':*') as well as the " +
+          "unqualified one, as Step Functions' own Lambda task grants do; no other function matches.",
+      );
+    }
+    storage.jobStatusTable.grant(this.stateMachine, "dynamodb:UpdateItem");
+    acknowledgeWildcardResource(
+      this.stateMachine.role,
+      "*",
+      "Execution logging needs logs:CreateLogDelivery and the other vended-log delivery actions, and X-Ray tracing " +
+        "needs xray:PutTraceSegments and related actions; none of them supports resource-level permissions.",
+    );
+  }
+}

@@ -1,0 +1,86 @@
+import { Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import type { ImagegenConfig } from "./config";
+import { JobIngress } from "./constructs/ingress";
+import { PipelineMonitoring } from "./constructs/monitoring";
+import { ImageStorage } from "./constructs/storage";
+import { ImageWorkflow } from "./constructs/workflow";
+
+export interface CouchImagegenStackProps extends StackProps {
+  /** Validated deploy parameters (`loadConfig`). */
+  readonly config: ImagegenConfig;
+}
+
+/**
+ * couch-imagegen on AWS: API Gateway and SQS start a Step Functions pipeline that calls Bedrock and stores PNGs
+ * in S3. Wires the constructs through their public fields.
+ */
+export class CouchImagegenStack extends Stack {
+  public readonly storage: ImageStorage;
+  public readonly workflow: ImageWorkflow;
+  public readonly ingress: JobIngress;
+  public readonly monitoring: PipelineMonitoring;
+
+  constructor(scope: Construct, id: string, props: CouchImagegenStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.storage = new ImageStorage(this, "Storage", { bucketName: config.bucketName, keyPrefix: config.keyPrefix });
+    this.workflow = new ImageWorkflow(this, "Workflow", {
+      storage: this.storage,
+      modelId: config.modelId,
+      bedrockRegion: config.bedrockRegion,
+      generateConcurrency: config.generateConcurrency,
+      statusRetentionDays: config.statusRetentionDays,
+    });
+    this.ingress = new JobIngress(this, "Ingress", {
+      stateMachine: this.workflow.stateMachine,
+      storage: this.storage,
+      modelId: config.modelId,
+      apiKeyRequired: config.apiKeyRequired,
+      throttlingRateLimit: config.throttlingRateLimit,
+      throttlingBurstLimit: config.throttlingBurstLimit,
+    });
+    this.monitoring = new PipelineMonitoring(this, "Monitoring", {
+      alertEmail: config.alertEmail,
+      queue: this.ingress.queue,
+      deadLetterQueue: this.ingress.deadLetterQueue,
+      stateMachine: this.workflow.stateMachine,
+      queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
+    });
+
+    const stateMachineArn = this.workflow.stateMachine.stateMachineArn;
+    const outputs: Record<string, { value: string; description: string }> = {
+      ApiUrl: {
+        value: this.ingress.api.url,
+        description: "Base URL: POST {ApiUrl}generate-image, GET {ApiUrl}jobs/{jobId}",
+      },
+      QueueUrl: {
+        value: this.ingress.queue.queueUrl,
+        description:
+          'Image request queue: aws sqs send-message --queue-url <QueueUrl> --message-body \'{"prompt":"..."}\'',
+      },
+      DeadLetterQueueUrl: {
+        value: this.ingress.deadLetterQueue.queueUrl,
+        description: "Requests that failed three deliveries",
+      },
+      StateMachineArn: { value: stateMachineArn, description: "Image pipeline state machine" },
+      StateMachineConsoleUrl: {
+        value: `https://${Aws.REGION}.console.aws.amazon.com/states/home?region=${Aws.REGION}#/v2/statemachines/view/${stateMachineArn}`,
+        description: "The state machine's executions in the Step Functions console",
+      },
+      ImageBucketName: {
+        value: this.storage.bucket.bucketName,
+        description: `Generated images: s3://<bucket>/${this.storage.imageKeys}`,
+      },
+      JobStatusTableName: { value: this.storage.jobStatusTable.tableName, description: "Job status records" },
+    };
+    if (this.ingress.apiKey) {
+      outputs.ApiKeyId = {
+        value: this.ingress.apiKey.keyId,
+        description: "API key id: aws apigateway get-api-key --include-value --api-key <ApiKeyId>",
+      };
+    }
+    for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);
+  }
+}

@@ -1,0 +1,139 @@
+// Verifies loadConfig (infra/config.ts): defaults, how `-c key=value` strings and cdk.json values are parsed, and
+// that every invalid or missing parameter is rejected with a message saying what to change.
+// It cannot verify that a value works in a real account (e.g. that the model is enabled in the Bedrock console).
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../infra/config";
+
+const alertEmail = "ops@example.com";
+
+function problemsOf(context: Record<string, unknown>): readonly string[] {
+  try {
+    loadConfig(context);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("loadConfig accepted the context");
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults when only alertEmail is given", () => {
+    expect(loadConfig({ alertEmail })).toEqual({
+      alertEmail,
+      bucketName: undefined,
+      keyPrefix: "",
+      modelId: "amazon.nova-canvas-v1:0",
+      bedrockRegion: "us-east-1",
+      queueAgeAlarmSeconds: 120,
+      generateConcurrency: 5,
+      apiKeyRequired: true,
+      throttlingRateLimit: 10,
+      throttlingBurstLimit: 20,
+      statusRetentionDays: 30,
+    });
+  });
+
+  it("parses the strings `-c key=value` passes", () => {
+    const config = loadConfig({
+      alertEmail,
+      bucketName: "pgr301-couch-explorers",
+      keyPrefix: "/candidates/alice/",
+      modelId: "amazon.titan-image-generator-v2:0",
+      bedrockRegion: "us-west-2",
+      queueAgeAlarmSeconds: "300",
+      generateConcurrency: "2",
+      apiKeyRequired: "FALSE",
+      throttlingRateLimit: "2.5",
+      throttlingBurstLimit: "5",
+      statusRetentionDays: "7",
+    });
+    expect(config).toMatchObject({
+      bucketName: "pgr301-couch-explorers",
+      keyPrefix: "candidates/alice",
+      modelId: "amazon.titan-image-generator-v2:0",
+      bedrockRegion: "us-west-2",
+      queueAgeAlarmSeconds: 300,
+      generateConcurrency: 2,
+      apiKeyRequired: false,
+      throttlingRateLimit: 2.5,
+      throttlingBurstLimit: 5,
+      statusRetentionDays: 7,
+    });
+  });
+
+  it("accepts JSON-typed values from cdk.json and ignores CDK's own context keys", () => {
+    const config = loadConfig({
+      alertEmail,
+      apiKeyRequired: false,
+      queueAgeAlarmSeconds: 90,
+      "@aws-cdk/core:enablePartitionLiterals": true,
+      "aws:cdk:bundling-stacks": ["**"],
+    });
+    expect(config.apiKeyRequired).toBe(false);
+    expect(config.queueAgeAlarmSeconds).toBe(90);
+  });
+
+  it("treats an empty bucketName as not given, so CI can pass an unset variable", () => {
+    expect(loadConfig({ alertEmail, bucketName: "" }).bucketName).toBeUndefined();
+  });
+
+  it("requires alertEmail and names the -c flag to pass", () => {
+    expect(() => loadConfig({})).toThrow(ConfigError);
+    expect(() => loadConfig({})).toThrow(/alertEmail is required: pass -c alertEmail=you@example\.com/);
+    expect(problemsOf({ alertEmail: "  " })).toEqual([expect.stringMatching(/^alertEmail is required/)]);
+  });
+
+  it.each([
+    [{ alertEmail: "ops.example.com" }, /alertEmail "ops\.example\.com" is not an email address/],
+    [{ alertEmail: 42 }, /alertEmail must be a string/],
+    [{ bucketName: "My_Bucket" }, /bucketName "My_Bucket" is not a valid S3 bucket name.*omit -c bucketName/],
+    [{ bucketName: "192.168.1.10" }, /bucketName "192\.168\.1\.10" is not a valid S3 bucket name/],
+    [{ keyPrefix: "team/*" }, /keyPrefix "team\/\*" is not usable.*-c keyPrefix=candidates\/alice/],
+    [{ keyPrefix: "a//b" }, /keyPrefix "a\/\/b" is not usable/],
+    [{ keyPrefix: "a/../b" }, /keyPrefix "a\/\.\.\/b" is not usable/],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, which the prefix must not inject
+    [{ keyPrefix: "${aws:username}" }, /is not usable/],
+    [
+      { modelId: "stability.sd3-large-v1:0" },
+      /modelId "stability\.sd3-large-v1:0" is not supported: use one of amazon\.nova-canvas-v1:0/,
+    ],
+    [{ modelId: "us.amazon.nova-canvas-v1:0" }, /inference profile ids are not granted/],
+    [
+      { bedrockRegion: "virginia" },
+      /bedrockRegion "virginia" is not an AWS region code: pass e\.g\. -c bedrockRegion=us-east-1/,
+    ],
+    [
+      { queueAgeAlarmSeconds: "2m" },
+      /queueAgeAlarmSeconds must be a whole number from 60 to 345600.*-c queueAgeAlarmSeconds=120/,
+    ],
+    [{ queueAgeAlarmSeconds: "30" }, /queueAgeAlarmSeconds must be a whole number from 60/],
+    [{ generateConcurrency: "0" }, /generateConcurrency must be a whole number from 1 to 100/],
+    [{ generateConcurrency: 2.5 }, /generateConcurrency must be a whole number/],
+    [
+      { apiKeyRequired: "no" },
+      /apiKeyRequired must be true or false, got "no": pass -c apiKeyRequired=false or omit it/,
+    ],
+    [{ throttlingRateLimit: "-1" }, /throttlingRateLimit must be a number from 1 to 10000/],
+    [{ throttlingBurstLimit: "1e3" }, /throttlingBurstLimit must be a whole number from 1 to 5000/],
+    [
+      { throttlingRateLimit: "50", throttlingBurstLimit: "20" },
+      /throttlingBurstLimit \(20\) is below throttlingRateLimit \(50\)/,
+    ],
+    [{ statusRetentionDays: "0" }, /statusRetentionDays must be a whole number from 1 to 3650/],
+    [{ alertemail: alertEmail }, /"alertemail" is not a parameter: did you mean "alertEmail"\?/],
+    [{ KeyPrefix: "team" }, /"KeyPrefix" is not a parameter: did you mean "keyPrefix"\?/],
+  ])("rejects %j with a message saying what to change", (context, message) => {
+    expect(() => loadConfig({ alertEmail, ...context })).toThrow(message);
+  });
+
+  it("reports every problem at once, one line each", () => {
+    const problems = problemsOf({ modelId: "nope", generateConcurrency: "many", apiKeyRequired: "yes" });
+    expect(problems).toHaveLength(4);
+    expect(problems.map((problem) => problem.split(" ")[0])).toEqual([
+      "alertEmail",
+      "modelId",
+      "generateConcurrency",
+      "apiKeyRequired",
+    ]);
+  });
+});

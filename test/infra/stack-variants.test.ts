@@ -1,0 +1,135 @@
+// Verifies how deploy parameters change the synthesized template: an existing bucket with a key prefix (no bucket
+// created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits and
+// alarm threshold (no API key or usage plan; the values reach the resources that use them).
+// It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
+import type { Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LambdaFunction } from "../../infra/constructs/lambda-function";
+import type { CouchImagegenStack } from "../../infra/stack";
+import { grantsOf, logicalId, synthStack } from "./synth";
+
+const objects = (keys: string) => `arn:aws:s3:::pgr301-couch-explorers/candidates/alice/${keys}`;
+
+describe("existing bucket with a key prefix (-c bucketName=... -c keyPrefix=...)", () => {
+  let stack: CouchImagegenStack;
+  let template: Template;
+  beforeAll(() => {
+    ({ stack, template } = synthStack({ bucketName: "pgr301-couch-explorers", keyPrefix: "candidates/alice/" }));
+  });
+
+  it("creates no bucket and no bucket policy: the bucket is someone else's", () => {
+    template.resourceCountIs("AWS::S3::Bucket", 0);
+    template.resourceCountIs("AWS::S3::BucketPolicy", 0);
+  });
+
+  it("scopes every S3 grant to that bucket under the prefix", () => {
+    const role = (fn: LambdaFunction) => logicalId(stack, fn.role);
+    const { workflow, ingress } = stack;
+    expect(grantsOf(template, role(workflow.generateImage))["s3:PutObject"]).toEqual([objects("staging/*.png")]);
+    expect(grantsOf(template, role(workflow.storeImage))).toMatchObject({
+      "s3:GetObject": [objects("staging/*.png"), objects("generated_images/*.png")],
+      "s3:DeleteObject": [objects("staging/*.png")],
+      "s3:PutObject": [objects("generated_images/*.png")],
+    });
+    expect(grantsOf(template, role(ingress.jobStatus))["s3:GetObject"]).toEqual([objects("generated_images/*.png")]);
+
+    const s3Resources = Object.values(template.findResources("AWS::IAM::Policy")).flatMap((policy) =>
+      policy.Properties.PolicyDocument.Statement.filter((statement: { Action: string | string[] }) =>
+        [statement.Action].flat().some((action) => action.startsWith("s3:")),
+      ).flatMap((statement: { Resource: unknown }) => [statement.Resource].flat()),
+    );
+    expect(s3Resources.length).toBeGreaterThan(0);
+    for (const resource of s3Resources) {
+      expect(resource).toMatch(
+        /^arn:aws:s3:::pgr301-couch-explorers\/candidates\/alice\/(staging|generated_images)\/\*\.png$/,
+      );
+    }
+  });
+
+  it("tells the functions the bucket name and the normalized prefix", () => {
+    for (const fn of [stack.workflow.generateImage, stack.workflow.storeImage, stack.ingress.jobStatus]) {
+      template.hasResourceProperties("AWS::Lambda::Function", {
+        Role: { "Fn::GetAtt": [logicalId(stack, fn.role), "Arn"] },
+        Environment: { Variables: { IMAGE_BUCKET: "pgr301-couch-explorers", KEY_PREFIX: "candidates/alice" } },
+      });
+    }
+  });
+
+  it("outputs the existing bucket's name", () => {
+    expect(template.findOutputs("ImageBucketName").ImageBucketName?.Value).toBe("pgr301-couch-explorers");
+  });
+});
+
+describe("open API, other model, region, limits and threshold, created bucket with a prefix", () => {
+  let stack: CouchImagegenStack;
+  let template: Template;
+  beforeAll(() => {
+    ({ stack, template } = synthStack({
+      apiKeyRequired: "false",
+      keyPrefix: "team/a",
+      modelId: "amazon.titan-image-generator-v2:0",
+      bedrockRegion: "us-west-2",
+      generateConcurrency: "2",
+      queueAgeAlarmSeconds: "300",
+      throttlingRateLimit: "3",
+      throttlingBurstLimit: "6",
+      statusRetentionDays: "7",
+    }));
+  });
+
+  it("has no API key, usage plan or key output, and its methods need no key", () => {
+    for (const type of ["AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"]) {
+      template.resourceCountIs(type, 0);
+    }
+    template.resourcePropertiesCountIs("AWS::ApiGateway::Method", { ApiKeyRequired: false }, 2);
+    expect(Object.keys(template.findOutputs("ApiKeyId"))).toEqual([]);
+    expect(stack.ingress.apiKey).toBeUndefined();
+  });
+
+  it("throttles the stage at the configured rate and burst", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Stage", {
+      MethodSettings: [{ HttpMethod: "*", ResourcePath: "/*", ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 }],
+    });
+  });
+
+  it("grants bedrock:InvokeModel on the configured model in the configured region only", () => {
+    const grants = grantsOf(template, logicalId(stack, stack.workflow.generateImage.role));
+    expect(grants["bedrock:InvokeModel"]).toEqual([
+      "arn:aws:bedrock:us-west-2::foundation-model/amazon.titan-image-generator-v2:0",
+    ]);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      ReservedConcurrentExecutions: 2,
+      Environment: {
+        Variables: { MODEL_ID: "amazon.titan-image-generator-v2:0", BEDROCK_REGION: "us-west-2", KEY_PREFIX: "team/a" },
+      },
+    });
+  });
+
+  it("passes the model to the definition and the retention to ValidatePrompt", () => {
+    const machine = template.findResources("AWS::StepFunctions::StateMachine");
+    expect(Object.values(machine)[0]?.Properties.DefinitionSubstitutions.ModelId).toBe(
+      "amazon.titan-image-generator-v2:0",
+    );
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: { STATUS_RETENTION_DAYS: "7" } },
+    });
+  });
+
+  it("alarms on the queue at the configured age", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Threshold: 300,
+    });
+  });
+
+  it("expires staged images under the prefix", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: [
+          { Id: "ExpireStagedImages", Prefix: "team/a/staging/", ExpirationInDays: 1, Status: "Enabled" },
+          { Id: "AbortIncompleteUploads", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+        ],
+      },
+    });
+  });
+});

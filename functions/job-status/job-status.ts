@@ -51,8 +51,36 @@ export async function getJobStatus(jobId: string, deps: JobStatusDeps): Promise<
   const { Item } = await deps.documents.send(
     new GetCommand({ TableName: deps.tableName, Key: { jobId }, ConsistentRead: true }),
   );
-  if (Item) return { found: true, job: await fromRecord(Item, deps) };
-  return fromExecution(jobId, deps);
+  if (!Item) return fromExecution(jobId, deps);
+  const job = await fromRecord(Item, deps);
+  return { found: true, job: job.status === "RUNNING" ? await reconcileRunning(job, deps) : job };
+}
+
+/**
+ * A RUNNING record whose execution timed out or was aborted is never updated by the state machine (no state runs
+ * after a timeout or a stop): the execution's own status is the truth then. When Step Functions cannot answer
+ * (throttled), the record stands.
+ */
+const ENDED_WITHOUT_ERROR = { TIMED_OUT: "States.Timeout", ABORTED: "ExecutionAborted", FAILED: "ExecutionFailed" };
+
+async function reconcileRunning(job: JobStatus, deps: JobStatusDeps): Promise<JobStatus> {
+  try {
+    const execution = await deps.sfn.send(
+      new DescribeExecutionCommand({ executionArn: executionArnFor(deps.stateMachineArn, job.jobId) }),
+    );
+    if (execution.status === "TIMED_OUT" || execution.status === "ABORTED" || execution.status === "FAILED") {
+      return {
+        ...job,
+        status: "FAILED",
+        error: execution.error ?? ENDED_WITHOUT_ERROR[execution.status],
+        ...(execution.cause ? { cause: readableCause(execution.cause) } : {}),
+        updatedAt: execution.stopDate?.toISOString() ?? job.updatedAt,
+      };
+    }
+  } catch {
+    // Keep the record's answer.
+  }
+  return job;
 }
 
 async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): Promise<JobStatus> {
@@ -78,6 +106,11 @@ async function fromExecution(jobId: string, deps: JobStatusDeps): Promise<JobSta
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
     const job: JobStatus = { jobId, status: "QUEUED", executionArn, createdAt: execution.startDate?.toISOString() };
     if (execution.status !== "RUNNING" && execution.status !== "PENDING_REDRIVE") {
+      // The state machine writes the record before it ends, so one may have appeared since the first read: it wins.
+      const { Item } = await deps.documents.send(
+        new GetCommand({ TableName: deps.tableName, Key: { jobId }, ConsistentRead: true }),
+      );
+      if (Item) return { found: true, job: await fromRecord(Item, deps) };
       // The execution ended without a status record (a status write failed for good): report what the execution says.
       job.status = execution.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED";
       if (execution.error) job.error = execution.error;

@@ -119,7 +119,7 @@ function lowerCaseHeaders(headers: APIGatewayProxyEvent["headers"]): Record<stri
   return Object.fromEntries(Object.entries(headers ?? {}).map(([key, value]) => [key.toLowerCase(), value]));
 }
 
-/** `/prod/jobs/{id}` on AWS (stage and base path kept), `/jobs/{id}` locally. */
+/** `/v1/jobs/{id}` on AWS (stage and base path kept), `/jobs/{id}` locally. */
 function statusPath(event: APIGatewayProxyEvent, jobId: string): string {
   const requestPath = event.requestContext.path ?? event.path;
   const base = requestPath.endsWith(event.path) ? requestPath.slice(0, requestPath.length - event.path.length) : "";

@@ -57,6 +57,49 @@ beforeEach(() => {
   sfnMock.on(DescribeExecutionCommand).rejects(notFound());
 });
 
+describe("getJobStatus: a RUNNING record whose execution has ended", () => {
+  it.each([
+    ["TIMED_OUT", undefined, "States.Timeout"],
+    ["ABORTED", undefined, "ExecutionAborted"],
+    ["FAILED", "DynamoDB.InternalServerError", "DynamoDB.InternalServerError"],
+  ])(
+    "answers FAILED when the execution is %s (no state records a timeout or a stop)",
+    async (status, error, expected) => {
+      // Prepare
+      documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+      sfnMock.on(DescribeExecutionCommand).resolves({
+        executionArn: EXECUTION_ARN,
+        status: status as "TIMED_OUT",
+        startDate: new Date("2026-11-23T11:00:00.000Z"),
+        stopDate: new Date("2026-11-23T12:00:00.000Z"),
+        error,
+      });
+      // Act
+      const result = await getJobStatus("job-1", deps);
+      // Assess
+      expect(result).toMatchObject({
+        found: true,
+        job: { jobId: "job-1", status: "FAILED", error: expected, updatedAt: "2026-11-23T12:00:00.000Z" },
+      });
+      expect(sfnMock.commandCalls(DescribeExecutionCommand)[0]?.args[0].input.executionArn).toBe(EXECUTION_ARN);
+    },
+  );
+
+  it("keeps RUNNING while the execution runs, and when Step Functions cannot answer", async () => {
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ status: "RUNNING" })
+      .rejectsOnce(awsError("ThrottlingException", "Rate exceeded", 400));
+
+    const running = await getJobStatus("job-1", deps);
+    const throttled = await getJobStatus("job-1", deps);
+
+    expect(running).toMatchObject({ job: { status: "RUNNING" } });
+    expect(throttled).toMatchObject({ job: { status: "RUNNING" } });
+  });
+});
+
 describe("getJobStatus: from the status record", () => {
   it("reads the record consistently and maps its fields, leaving out the TTL attribute", async () => {
     // Prepare
@@ -85,7 +128,8 @@ describe("getJobStatus: from the status record", () => {
       Key: { jobId: "job-1" },
       ConsistentRead: true,
     });
-    expect(sfnMock.calls()).toHaveLength(0);
+    // Only to check that a RUNNING job's execution has not ended (here it does not exist: the record stands).
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
   });
 
   it("turns a Lambda error cause (JSON) into its errorMessage", async () => {
@@ -215,6 +259,29 @@ describe("getJobStatus: before a status record exists", () => {
       found: true,
       job: { status: "FAILED", error: "DynamoDB.AmazonDynamoDBException", cause: "Requested resource not found" },
     });
+  });
+
+  it("answers from the record written between its first read and the execution's end (REJECTED, not FAILED)", async () => {
+    // Prepare
+    const rejected = statusRecord({ status: "REJECTED", error: "InvalidPrompt", cause: '"prompt" is empty' });
+    documentsMock.on(GetCommand).resolvesOnce({}).resolves({ Item: rejected });
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION_ARN,
+      status: "FAILED",
+      startDate: new Date("2026-11-23T11:59:58.000Z"),
+      error: "InvalidPrompt",
+      cause: JSON.stringify({ errorType: "InvalidPrompt", errorMessage: '"prompt" is empty' }),
+    });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({
+      found: true,
+      job: { status: "REJECTED", error: "InvalidPrompt", cause: '"prompt" is empty' },
+    });
+    expect(documentsMock.commandCalls(GetCommand)).toHaveLength(2);
   });
 
   it.each([

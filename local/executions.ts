@@ -49,7 +49,7 @@ export interface ExecutionStoreOptions {
  */
 export class ExecutionStore {
   private readonly records = new Map<string, ExecutionRecord>();
-  private readonly running = new Map<string, { stop: () => void; done: Promise<void> }>();
+  private readonly running = new Map<string, { stop: () => void; done: Promise<void>; events: EventLog[] }>();
 
   constructor(private readonly options: ExecutionStoreOptions) {
     if (options.directory) mkdirSync(options.directory, { recursive: true });
@@ -98,6 +98,13 @@ export class ExecutionStore {
     return record;
   }
 
+  /** The history so far: a running execution's grows as it runs, as GetExecutionHistory shows it on AWS. */
+  history(executionArn: string): HistoryEvent[] {
+    const record = this.describe(executionArn);
+    const running = this.running.get(executionArn);
+    return running ? toHistory(running.events, record) : record.history;
+  }
+
   /** Newest first, as ListExecutions answers. */
   list(statusFilter?: string): ExecutionRecord[] {
     return [...this.records.values()]
@@ -139,7 +146,7 @@ export class ExecutionStore {
     });
     this.persist(record);
     const done = execution.outcome.then((outcome) => this.finish(record, outcome, execution.events));
-    this.running.set(record.executionArn, { stop: execution.stop, done });
+    this.running.set(record.executionArn, { stop: execution.stop, done, events: execution.events });
   }
 
   private finish(record: ExecutionRecord, outcome: ExecutionOutcome, events: EventLog[]): void {
@@ -187,6 +194,7 @@ const STATE_TYPE_PREFIX: Record<string, string> = {
  * Turns the runner's event log into Step Functions history events (the types and detail fields the console and
  * `aws stepfunctions get-execution-history` show). A retried task shows as TaskFailed then a new TaskScheduled,
  * as on AWS; the Lambda-level TaskScheduled/TaskStarted/TaskSucceeded triplet is condensed to TaskScheduled/TaskSucceeded.
+ * A task whose error a Catch took shows TaskFailed then TaskStateExited, with no TaskSucceeded.
  */
 export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryEvent[] {
   const history: HistoryEvent[] = [];
@@ -200,6 +208,7 @@ export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryE
     });
   };
   const json = (value: unknown) => JSON.stringify(value ?? null);
+  let caught = false;
   for (const event of events) {
     const state = event.state;
     const prefix = state ? (STATE_TYPE_PREFIX[state.type] ?? state.type) : "";
@@ -233,12 +242,16 @@ export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryE
           taskFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? "") },
         });
         break;
+      case "StateCaught":
+        caught = true;
+        break;
       case "StateExited":
-        if (state?.type === "Task")
+        if (state?.type === "Task" && !caught)
           push(event.timestamp, "TaskSucceeded", { taskSucceededEventDetails: { output: json(state.output) } });
         push(event.timestamp, `${prefix}StateExited`, {
           stateExitedEventDetails: { name: state?.name, output: json(state?.output) },
         });
+        caught = false;
         break;
       case "ExecutionSucceeded":
         push(event.timestamp, "ExecutionSucceeded", { executionSucceededEventDetails: { output: json(event.output) } });

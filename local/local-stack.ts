@@ -56,7 +56,15 @@ export interface LocalStackOptions {
   sqs?: { batchSize?: number; visibilityTimeoutSeconds?: number; maxReceiveCount?: number; pollers?: number };
   /** One line per log entry. @default console.log */
   log?: (line: string) => void;
+  /**
+   * Routes the pipeline's own calls to a service (the handlers' and the state machine's, not the stack's setup)
+   * through the URL this returns for the service's local URL: fault-injection tests put a failing proxy there,
+   * the benchmark a request counter. @default none: the pipeline calls the emulators directly
+   */
+  interpose?: (service: InterposedService, url: string) => Promise<string>;
 }
+
+export type InterposedService = "s3" | "dynamodb" | "stepFunctions";
 
 export interface LocalStack {
   apiUrl: string;
@@ -142,13 +150,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
 
     const stepFunctionsPort = await reservePort(ports.stepFunctions);
+    const interpose = options.interpose ?? (async (_service: InterposedService, url: string) => url);
+    const pipelineS3Url = await interpose("s3", emulators.s3.url);
+    const pipelineDynamodbUrl = await interpose("dynamodb", emulators.dynamodb.url);
+    const pipelineStepFunctionsUrl = await interpose("stepFunctions", stepFunctionsPort.url);
     const handlers = await loadHandlers({
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: emulators.s3.url,
-      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodb.url,
-      AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${stepFunctionsPort.port}`,
+      AWS_ENDPOINT_URL_S3: pipelineS3Url,
+      AWS_ENDPOINT_URL_DYNAMODB: pipelineDynamodbUrl,
+      AWS_ENDPOINT_URL_SFN: pipelineStepFunctionsUrl,
       AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url,
       AWS_ENDPOINT_URL_SQS: emulators.sqs.url,
       AWS_ENDPOINT_URL_SNS: emulators.sns.url,
@@ -176,7 +188,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     const runner = new StateMachineRunner({
       definition,
-      dynamodb,
+      dynamodb:
+        pipelineDynamodbUrl === emulators.dynamodb.url
+          ? dynamodb
+          : new DynamoDBClient({ ...clientConfig, endpoint: pipelineDynamodbUrl }),
       functions: {
         [`${FUNCTION_ARN}:validate-prompt`]: handlers.validatePrompt,
         [`${FUNCTION_ARN}:generate-image`]: handlers.generateImage,

@@ -45,8 +45,8 @@ export async function startStepFunctionsEndpoint(
       };
     },
     GetExecutionHistory: (input) => {
-      const record = store.describe(String(input.executionArn));
-      const events = input.reverseOrder ? [...record.history].reverse() : record.history;
+      const history = store.history(String(input.executionArn));
+      const events = input.reverseOrder ? [...history].reverse() : history;
       const start = input.nextToken ? Number(input.nextToken) : 0;
       const size = typeof input.maxResults === "number" && input.maxResults > 0 ? input.maxResults : 1000;
       return {

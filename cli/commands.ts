@@ -1,0 +1,187 @@
+import type { JobStatus } from "../functions/job-status/job-status";
+import { JobsApi } from "./api-client";
+import { type Environment, type GlobalOptions, resolveApiSettings, resolveQueueSettings } from "./config";
+import { downloadImage, type SavedImage } from "./download-image";
+import { ExitCode, type ExitCodeValue } from "./exit-codes";
+import { buildImageRequest, type ImageRequestOptions } from "./image-request";
+import { formatElapsed, type Output } from "./output";
+import { enqueueImageRequest } from "./queue";
+import { waitForJob } from "./wait-for-job";
+
+export interface CommandContext {
+  options: GlobalOptions;
+  env: Environment;
+  output: Output;
+}
+
+export interface WaitFlags {
+  wait?: boolean;
+  out?: string;
+  /** Seconds. */
+  timeout: number;
+  /** Seconds between status requests. */
+  interval: number;
+}
+
+export async function enqueueCommand(
+  prompt: string,
+  flags: ImageRequestOptions & WaitFlags,
+  context: CommandContext,
+): Promise<ExitCodeValue> {
+  const waiting = Boolean(flags.wait || flags.out);
+  const queue = resolveQueueSettings(context.options, context.env);
+  // Checked before sending: a missing API URL must not leave a message behind that nobody follows.
+  const api = waiting ? new JobsApi(resolveApiSettings(context.options, context.env)) : undefined;
+  const message = await enqueueImageRequest(queue, buildImageRequest(prompt, flags));
+  if (!api) {
+    context.output.result(
+      message,
+      table([
+        ["messageId", message.messageId],
+        ["jobId", message.jobId],
+      ]),
+    );
+    context.output.note(`Follow it: ${followUp(context, "wait", message.jobId)}`);
+    return ExitCode.Ok;
+  }
+  context.output.note(`Enqueued message ${message.messageId} (jobId ${message.jobId})`);
+  // The message is on the queue, so the job will appear: it may stay unknown for the whole wait.
+  const followed = await followJob(api, message.jobId, flags, context, flags.timeout * 1000);
+  context.output.result({ ...message, job: followed.job, ...savedField(followed.saved) }, followed.lines);
+  return followed.exitCode;
+}
+
+export async function generateCommand(
+  prompt: string,
+  flags: ImageRequestOptions & WaitFlags & { idempotencyKey?: string },
+  context: CommandContext,
+): Promise<ExitCodeValue> {
+  const api = new JobsApi(resolveApiSettings(context.options, context.env));
+  const submitted = await api.generate(buildImageRequest(prompt, flags), flags.idempotencyKey);
+  const replayNote = submitted.replayed ? " (already started by an earlier request with this Idempotency-Key)" : "";
+  if (!flags.wait && !flags.out) {
+    context.output.result(
+      submitted,
+      table([
+        ["jobId", submitted.jobId],
+        ["executionArn", submitted.executionArn],
+        ["statusUrl", submitted.statusUrl],
+      ]),
+    );
+    context.output.note(`Follow it${replayNote}: ${followUp(context, "wait", submitted.jobId)}`);
+    return ExitCode.Ok;
+  }
+  context.output.note(`Started job ${submitted.jobId}${replayNote}`);
+  // The API answers 202 after StartExecution, so the job is known at once.
+  const followed = await followJob(api, submitted.jobId, flags, context, 0);
+  context.output.result({ ...submitted, job: followed.job, ...savedField(followed.saved) }, followed.lines);
+  return followed.exitCode;
+}
+
+export async function statusCommand(jobId: string, context: CommandContext): Promise<ExitCodeValue> {
+  const api = new JobsApi(resolveApiSettings(context.options, context.env));
+  const job = await api.status(jobId);
+  context.output.result(
+    job,
+    table([
+      ["jobId", job.jobId],
+      ["status", job.status],
+      ["prompt", job.prompt],
+      ["source", job.source],
+      ["modelId", job.modelId],
+      ["seed", job.seed?.toString()],
+      ["s3Uri", job.s3Uri],
+      ["imageUrl", job.imageUrl],
+      ["imageUrlExpiresAt", job.imageUrlExpiresAt],
+      ["error", job.error],
+      ["cause", job.cause],
+      ["executionArn", job.executionArn],
+      ["createdAt", job.createdAt],
+      ["updatedAt", job.updatedAt],
+    ]),
+  );
+  return ExitCode.Ok;
+}
+
+export async function waitCommand(
+  jobId: string,
+  flags: WaitFlags & { startTimeout: number },
+  context: CommandContext,
+): Promise<ExitCodeValue> {
+  const api = new JobsApi(resolveApiSettings(context.options, context.env));
+  const followed = await followJob(api, jobId, flags, context, flags.startTimeout * 1000);
+  context.output.result({ ...followed.job, ...savedField(followed.saved) }, followed.lines);
+  return followed.exitCode;
+}
+
+interface FollowedJob {
+  job: JobStatus;
+  saved?: SavedImage;
+  /** What people see on stdout: the image's S3 URI when it succeeded. */
+  lines: string[];
+  exitCode: ExitCodeValue;
+}
+
+/** Waits with progress on stderr, downloads with --out, and maps the final state to the exit code. */
+async function followJob(
+  api: JobsApi,
+  jobId: string,
+  flags: WaitFlags,
+  context: CommandContext,
+  startTimeoutMs: number,
+): Promise<FollowedJob> {
+  const { output } = context;
+  const progress = output.progress(`job ${jobId}`);
+  const started = performance.now();
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort();
+  process.once("SIGINT", onInterrupt);
+  let job: JobStatus;
+  try {
+    job = await waitForJob(api, jobId, {
+      timeoutMs: flags.timeout * 1000,
+      intervalMs: flags.interval * 1000,
+      startTimeoutMs,
+      onState: (state) => progress.update(state),
+      signal: interrupt.signal,
+      resumeCommand: followUp(context, "wait", jobId),
+    });
+  } catch (error) {
+    progress.stop();
+    throw error;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+  const elapsed = formatElapsed(performance.now() - started);
+  if (job.status !== "SUCCEEDED") {
+    progress.fail(`${job.status} after ${elapsed}`);
+    output.note(
+      `couchgen: job ${jobId} ${job.status}: ${[job.error, job.cause].filter(Boolean).join(": ") || "no cause recorded"}`,
+    );
+    return { job, lines: [], exitCode: job.status === "REJECTED" ? ExitCode.JobRejected : ExitCode.JobFailed };
+  }
+  progress.succeed(`SUCCEEDED in ${elapsed}`);
+  let saved: SavedImage | undefined;
+  if (flags.out) {
+    if (!job.imageUrl) throw new Error(`Job ${jobId} SUCCEEDED but the API gave no imageUrl to download`);
+    saved = await downloadImage(job.imageUrl, flags.out, jobId);
+    output.note(`Saved ${saved.path} (${saved.bytes} bytes)`);
+  }
+  return { job, ...(saved ? { saved } : {}), lines: [job.s3Uri ?? ""], exitCode: ExitCode.Ok };
+}
+
+function savedField(saved: SavedImage | undefined): { file?: SavedImage } {
+  return saved ? { file: saved } : {};
+}
+
+/** The command to run next, with --local kept so it can be pasted as it is. */
+function followUp(context: CommandContext, command: string, jobId: string): string {
+  return `couchgen${context.options.local ? " --local" : ""} ${command} ${jobId}`;
+}
+
+/** "name  value" lines, aligned, leaving out what is not set. */
+function table(rows: [string, string | undefined][]): string[] {
+  const present = rows.filter((row): row is [string, string] => row[1] !== undefined && row[1] !== "");
+  const width = Math.max(...present.map(([name]) => name.length));
+  return present.map(([name, value]) => `${name.padEnd(width)}  ${value}`);
+}

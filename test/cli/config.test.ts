@@ -1,0 +1,106 @@
+// Verifies how couchgen resolves its settings (flag over --local over environment, the region of an AWS queue URL,
+// the endpoint of an emulated one), parses request options, and stays in step with the local stack's defaults and
+// the SQS adapter's jobId rule. In-process unit tests: no network.
+import { describe, expect, it } from "vitest";
+import { LOCAL_STACK, regionOfAwsQueueUrl, resolveApiSettings, resolveQueueSettings } from "../../cli/config";
+import { buildImageRequest, parseSeed, parseSize } from "../../cli/image-request";
+import { jobIdForMessage } from "../../cli/queue";
+import { jobIdForMessage as adapterJobIdForMessage } from "../../functions/start-job/sqs-adapter";
+import { DEFAULT_PORTS } from "../../local/local-stack";
+
+const AWS_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/couch-imagegen-jobs";
+
+describe("--local", () => {
+  it("targets the local stack's default ports and queue", () => {
+    expect(new URL(LOCAL_STACK.apiUrl).port).toBe(String(DEFAULT_PORTS.api));
+    expect(new URL(LOCAL_STACK.queueUrl).port).toBe(String(DEFAULT_PORTS.sqs));
+    expect(LOCAL_STACK.queueUrl).toMatch(/\/123456789012\/couch-imagegen-jobs$/);
+  });
+
+  it("wins over the environment, and a flag wins over --local", () => {
+    const env = { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", SQS_QUEUE_URL: AWS_QUEUE };
+
+    expect(resolveApiSettings({ local: true }, env).baseUrl.href).toBe("http://127.0.0.1:4600/");
+    expect(resolveApiSettings({ local: true, apiUrl: "http://127.0.0.1:9000" }, env).baseUrl.href).toBe(
+      "http://127.0.0.1:9000/",
+    );
+    expect(resolveQueueSettings({ local: true }, env)).toEqual({
+      queueUrl: LOCAL_STACK.queueUrl,
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:4602",
+      credentials: LOCAL_STACK.credentials,
+      local: true,
+    });
+  });
+});
+
+describe("API settings", () => {
+  it("keeps the stage path of the API URL and reads the key from COUCHGEN_API_KEY", () => {
+    const settings = resolveApiSettings(
+      {},
+      { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", COUCHGEN_API_KEY: "k1" },
+    );
+
+    expect(new URL("generate-image", settings.baseUrl).href).toBe(
+      "https://abc.execute-api.eu-west-1.amazonaws.com/prod/generate-image",
+    );
+    expect(settings.apiKey).toBe("k1");
+  });
+
+  it("treats a blank variable as missing", () => {
+    expect(() => resolveApiSettings({}, { COUCHGEN_API_URL: "  " })).toThrow(
+      "No API URL: set COUCHGEN_API_URL or pass --api-url",
+    );
+  });
+});
+
+describe("queue settings", () => {
+  it("signs for the region named in an AWS queue URL, whatever AWS_REGION says, and leaves the endpoint to the SDK", () => {
+    expect(resolveQueueSettings({}, { SQS_QUEUE_URL: AWS_QUEUE, AWS_REGION: "us-east-1" })).toEqual({
+      queueUrl: AWS_QUEUE,
+      region: "eu-west-1",
+      local: false,
+    });
+    expect(regionOfAwsQueueUrl(new URL("https://eu-north-1.queue.amazonaws.com/1/q"))).toBe("eu-north-1");
+  });
+
+  it("sends to the queue URL's own host outside AWS, with AWS_REGION (or the profile's) for signing", () => {
+    expect(
+      resolveQueueSettings({}, { SQS_QUEUE_URL: "http://localhost:4566/000000000000/jobs", AWS_REGION: "eu-west-1" }),
+    ).toEqual({
+      queueUrl: "http://localhost:4566/000000000000/jobs",
+      region: "eu-west-1",
+      endpoint: "http://localhost:4566",
+      local: false,
+    });
+  });
+
+  it("names the variable and the flag when there is no queue", () => {
+    expect(() => resolveQueueSettings({}, {})).toThrow("No queue URL: set SQS_QUEUE_URL or pass --queue-url");
+  });
+});
+
+describe("request options", () => {
+  it("turns --size, --seed, --negative and --quality into the API's fields", () => {
+    expect(
+      buildImageRequest("a kite", {
+        size: parseSize("512x768"),
+        seed: parseSeed("42"),
+        negative: "rain",
+        quality: "premium",
+      }),
+    ).toEqual({ prompt: "a kite", negativePrompt: "rain", seed: 42, width: 512, height: 768, quality: "premium" });
+    expect(buildImageRequest("a kite", {})).toEqual({ prompt: "a kite" });
+  });
+
+  it("rejects what is not WIDTHxHEIGHT or a whole number, leaving the limits to the pipeline", () => {
+    expect(() => parseSize("512")).toThrow("expected WIDTHxHEIGHT");
+    expect(() => parseSeed("-1")).toThrow("expected a whole number");
+    expect(parseSize("99999x1")).toEqual({ width: 99999, height: 1 });
+  });
+});
+
+it("names the job after the SQS message id, as the start-job SQS adapter does", () => {
+  const messageId = "059f36b4-87a3-44ab-83d2-661975830a7d";
+  expect(jobIdForMessage(messageId)).toBe(adapterJobIdForMessage(messageId));
+});

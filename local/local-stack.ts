@@ -11,7 +11,7 @@ import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEm
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import type { LoopbackServer } from "./http-server";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
-import { loadDefinition, scaleRetryIntervals } from "./state-machine-definition";
+import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
 import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
 
@@ -177,13 +177,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
 
     const definition = scaleRetryIntervals(
-      loadDefinition({
-        ValidatePromptFunctionArn: `${FUNCTION_ARN}:validate-prompt`,
-        GenerateImageFunctionArn: `${FUNCTION_ARN}:generate-image`,
-        StoreImageFunctionArn: `${FUNCTION_ARN}:store-image`,
-        JobStatusTableName: tableName,
-        ModelId: modelId,
-      }),
+      localDefinition(FUNCTION_ARN, tableName, modelId),
       options.retryTimeScale ?? 1,
     );
     const runner = new StateMachineRunner({

@@ -143,7 +143,7 @@ Try it:
   curl -s ${stack.apiUrl}/jobs/<jobId>${keyHeader}
   ${cli} sqs send-message --endpoint-url ${stack.queueUrl.replace(/\/\d+\/[^/]+$/, "")} --queue-url ${stack.queueUrl} --message-body 'me on top of a pyramid'
   ${cli} stepfunctions list-executions --endpoint-url ${stack.stepFunctionsUrl} --state-machine-arn ${stack.stateMachineArn}
-  ${cli} s3 ls --endpoint-url ${stack.s3Url} s3://${stack.bucket}/${stack.keyPrefix}/generated_images/   (S3 needs keys: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER, no --no-sign-request)
+  ${cli} s3 ls --endpoint-url ${stack.s3Url} s3://${stack.bucket}/${stack.keyPrefix}/generated_images/
   ${cli} sqs receive-message --endpoint-url ${stack.snsUrl} --queue-url ${stack.alertsInboxUrl}   (failure notifications)
 
 Ctrl-C stops everything.

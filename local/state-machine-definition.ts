@@ -13,6 +13,24 @@ export interface DefinitionSubstitutions {
   ModelId: string;
 }
 
+/**
+ * The definition as the local stack and the tests run it: task functions named `<functionArnPrefix>:<step>`
+ * (validate-prompt, generate-image, store-image), the given table and model.
+ */
+export function localDefinition(
+  functionArnPrefix: string,
+  tableName: string,
+  modelId: string,
+): Record<string, unknown> {
+  return loadDefinition({
+    ValidatePromptFunctionArn: `${functionArnPrefix}:validate-prompt`,
+    GenerateImageFunctionArn: `${functionArnPrefix}:generate-image`,
+    StoreImageFunctionArn: `${functionArnPrefix}:store-image`,
+    JobStatusTableName: tableName,
+    ModelId: modelId,
+  });
+}
+
 /** Reads the ASL file and fills its placeholders, failing on any placeholder left unfilled. */
 export function loadDefinition(substitutions: DefinitionSubstitutions): Record<string, unknown> {
   const text = readFileSync(ASL_PATH, "utf8").replace(/\$\{(\w+)\}/g, (placeholder, name: string) => {

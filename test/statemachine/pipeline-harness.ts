@@ -5,7 +5,7 @@ import { generateImage } from "../../functions/generate-image/generate-image";
 import { imageModelLimits } from "../../functions/shared/image-models";
 import { storeImage } from "../../functions/store-image/store-image";
 import { validatePromptStep } from "../../functions/validate-prompt/validate-prompt";
-import { loadDefinition, scaleRetryIntervals } from "../../local/state-machine-definition";
+import { localDefinition, scaleRetryIntervals } from "../../local/state-machine-definition";
 import { type EventLog, type LocalFunction, StateMachineRunner } from "../../local/state-machine-runner";
 
 export const MODEL_ID = "amazon.nova-canvas-v1:0";
@@ -24,16 +24,7 @@ export function pipelineRunner(overrides: Partial<Record<"validate" | "generate"
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const dynamodb = new DynamoDBClient({ region: "eu-west-1" });
   const limits = imageModelLimits(MODEL_ID);
-  const definition = scaleRetryIntervals(
-    loadDefinition({
-      ValidatePromptFunctionArn: `${FUNCTION_ARN}:validate-prompt`,
-      GenerateImageFunctionArn: `${FUNCTION_ARN}:generate-image`,
-      StoreImageFunctionArn: `${FUNCTION_ARN}:store-image`,
-      JobStatusTableName: TABLE,
-      ModelId: MODEL_ID,
-    }),
-    0.001,
-  );
+  const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, TABLE, MODEL_ID), 0.001);
   const functions: Record<string, LocalFunction> = {
     [`${FUNCTION_ARN}:validate-prompt`]:
       overrides.validate ?? (async (event) => validatePromptStep(event as never, { limits, retentionDays: 30 })),

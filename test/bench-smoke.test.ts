@@ -1,0 +1,140 @@
+// `npm run bench -- --smoke`: the benchmark end to end with tiny settings (20 jobs, time ×0.05, one cold start per
+// bundle), run as the team runs it, in a process of its own. Checks that every part produced sane output: all jobs
+// accounted for and none duplicated, the bundles built and loaded, the cost and model figures finite, the report's
+// four sections written. It does not check timings: the smoke figures mean nothing, and this machine is shared.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BenchReport } from "../bench/report";
+
+const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+let directory: string;
+let report: BenchReport;
+let markdown: string;
+let printed: string;
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), "couch-imagegen-bench-smoke-"));
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(REPO_ROOT, "bench", "run.ts"),
+      "--smoke",
+      "--out",
+      join(directory, "BENCHMARKS.md"),
+      "--json",
+      join(directory, "bench.json"),
+    ],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = (await once(child, "close")) as [number | null];
+  if (code !== 0) throw new Error(`npm run bench -- --smoke exited ${code}:\n${output}`);
+  printed = output;
+  report = JSON.parse(readFileSync(join(directory, "bench.json"), "utf8")) as BenchReport;
+  markdown = readFileSync(join(directory, "BENCHMARKS.md"), "utf8");
+}, 240_000);
+
+afterAll(() => {
+  if (directory) rmSync(directory, { recursive: true, force: true });
+});
+
+describe("npm run bench -- --smoke", () => {
+  it("accounts for every burst job: all succeeded, none lost, none duplicated, nothing dead-lettered", () => {
+    const { settings, burst } = report.burst;
+    expect(burst.accepted).toBe(settings.jobs);
+    expect(burst.metrics.succeeded).toBe(settings.jobs);
+    expect(burst).toMatchObject({
+      missing: 0,
+      timedOut: false,
+      extraExecutions: 0,
+      images: settings.jobs,
+      succeededWithoutImage: 0,
+      imagesWithoutSuccess: 0,
+      extraModelImages: 0,
+      stagedLeft: 0,
+      dlqDepth: 0,
+      queueDepth: 0,
+    });
+    expect(burst.redeliveries.sent).toBeGreaterThan(0);
+    expect(burst.redeliveries.handlerFailures).toBe(0);
+    expect(burst.apiRetries.replayed).toBe(burst.apiRetries.sent);
+    expect(burst.ratio).toBeGreaterThan(0);
+    expect(burst.metrics.transitions.mean).toBeGreaterThanOrEqual(6);
+  });
+
+  it("measured a clean baseline with the pipeline's requests counted", () => {
+    const { clean } = report.burst;
+    expect(clean.metrics.succeeded).toBe(report.burst.settings.cleanJobs);
+    expect(clean.requestsPerJob["stepFunctions:StartExecution"]).toBe(1);
+    expect(clean.requestsPerJob["dynamodb:UpdateItem"]).toBe(2);
+    expect(clean.requestsPerJob["s3:PutObject"]).toBeGreaterThanOrEqual(1);
+  });
+
+  it("measured the orchestration overhead from sequential and concurrent jobs", () => {
+    const { settings, sequential, concurrent } = report.overhead;
+    expect(sequential.metrics.succeeded).toBe(settings.sequentialJobs);
+    expect(sequential.overheadMs.count).toBe(settings.sequentialJobs);
+    expect(sequential.overheadMs.p50).toBeGreaterThan(0);
+    expect(Object.keys(sequential.metrics.stateMs)).toEqual(
+      expect.arrayContaining(["ValidatePrompt", "RecordRunning", "GenerateImage", "StoreImage", "RecordSucceeded"]),
+    );
+    expect(concurrent.metrics.succeeded).toBe(settings.concurrentJobs);
+    expect(concurrent.jobsPerSecond).toBeGreaterThan(0);
+  });
+
+  it("built and cold-started every function's bundle, with memory from the CDK stack", () => {
+    expect(report.bundles.bundles.map((bundle) => bundle.function).sort()).toEqual(
+      report.shape.functions.map((fn) => fn.name).sort(),
+    );
+    for (const bundle of report.bundles.bundles) {
+      expect(bundle.bytes).toBeGreaterThan(1000);
+      expect(Number.isFinite(bundle.initMs) && bundle.initMs > 0).toBe(true);
+    }
+    expect(report.shape.functions.every((fn) => fn.memoryMb >= 128)).toBe(true);
+    expect(Object.keys(report.shape.taskFunctions).sort()).toEqual(["GenerateImage", "StoreImage", "ValidatePrompt"]);
+  });
+
+  it("priced 1,000 images beyond Bedrock with finite, positive figures below the Bedrock price", () => {
+    const { totals, bedrockPer1000, standard, express } = report.cost;
+    for (const line of [totals.standard, totals.express, standard, express, ...report.cost.shared]) {
+      expect(Number.isFinite(line.clean) && line.clean > 0, line.item).toBe(true);
+      expect(Number.isFinite(line.withRetries) && line.withRetries > 0, line.item).toBe(true);
+    }
+    expect(totals.standard.clean).toBeLessThan(bedrockPer1000);
+  });
+
+  it("ran the retry model for every policy", () => {
+    expect(report.model.length).toBeGreaterThanOrEqual(5);
+    for (const row of report.model)
+      expect(Number.isFinite(row.result.ratio) && row.result.ratio > 0, row.label).toBe(true);
+  });
+
+  it("printed the table and wrote the report's four parts", () => {
+    expect(printed).toContain("Burst makespan / (N/R)");
+    for (const heading of [
+      "## Targets",
+      "## 1. Burst under quota",
+      "## 2. Orchestration overhead",
+      "## 3. Lambda bundles",
+      "## 4. Cost per 1,000 images",
+    ]) {
+      expect(markdown).toContain(heading);
+    }
+    expect(markdown).toContain("smoke mode");
+    expect(markdown).not.toMatch(/NaN|undefined/);
+  });
+});

@@ -1,0 +1,250 @@
+// The local stack killed (SIGKILL) in the middle of a burst of SQS and API jobs, then started again on the same data
+// directory and ports, as `npm start` would be. What is guaranteed, and what this checks:
+// - API path, here and on AWS: the 202 is sent only after StartExecution returned, and the local Step Functions
+//   endpoint writes the execution to disk before it answers, so every accepted API job exists as an execution even
+//   after a kill, and ends SUCCEEDED or FAILED after the restart (RUNNING ones start again from the beginning).
+// - SQS path on AWS: a message stays in SQS until start-job's batch succeeded; killed mid-batch, Lambda's poller
+//   sees it again after the visibility timeout, with the same message id, and start-job starts it or finds its
+//   execution (the jobId is the message id). Nothing is lost, nothing runs twice.
+// - SQS path locally: the SQS emulator keeps messages in memory, so messages not yet started when the stack dies
+//   are lost with it (executions already started are on disk and resume). This test therefore plays SQS's part
+//   after the restart: it delivers every message sent before the kill to the real start-job SQS adapter again (same
+//   id, same body), then checks that every job ends SUCCEEDED exactly once, with one image, none stuck.
+// Not shown: AWS's own recovery (Step Functions resumes an execution where it was, not from its first state).
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
+import { freePorts, pollUntil, toolEnvironment } from "../e2e/helpers";
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PORT_FLAGS = [
+  "--api-port",
+  "--sfn-port",
+  "--sqs-port",
+  "--s3-port",
+  "--dynamodb-port",
+  "--sns-port",
+  "--bedrock-port",
+];
+const SQS_JOBS = 30;
+const API_JOBS = 10;
+const SMALL = { width: 320, height: 320 };
+
+interface Ports {
+  api: number;
+  sfn: number;
+  sqs: number;
+  s3: number;
+}
+
+let dataDir: string;
+let ports: Ports;
+let portArgs: string[];
+let child: ChildProcess | undefined;
+
+/** `node --import tsx local/start.ts ...` until its banner says ready; returns the banner. */
+async function startStack(fresh: boolean): Promise<string> {
+  const args = [
+    "--import",
+    "tsx",
+    join(REPO_ROOT, "local", "start.ts"),
+    "--data-dir",
+    dataDir,
+    ...portArgs,
+    // Jobs stay in GenerateImage long enough to be killed there; retries ×0.01 as in the other fault tests.
+    "--bedrock-latency-ms",
+    "1500",
+    "--retry-time-scale",
+    "0.01",
+    "--quiet",
+    ...(fresh ? ["--fresh"] : []),
+  ];
+  const started = spawn(process.execPath, args, { cwd: REPO_ROOT, env: toolEnvironment(), stdio: "pipe" });
+  child = started;
+  let output = "";
+  started.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  started.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  await pollUntil(
+    "the local stack's ready banner",
+    async () => ({ output, exited: started.exitCode }),
+    (state) => state.output.includes("ready in") || state.exited !== null,
+    30_000,
+  );
+  if (!output.includes("ready in")) throw new Error(`The local stack did not start:\n${output}`);
+  return output;
+}
+
+async function kill(signal: NodeJS.Signals): Promise<void> {
+  const running = child;
+  child = undefined;
+  if (!running || running.exitCode !== null) return;
+  const exited = once(running, "exit");
+  running.kill(signal);
+  await exited;
+}
+
+/** Executions on disk: name → status, as the local Step Functions endpoint persisted them. */
+function executionsOnDisk(): Map<string, string> {
+  const directory = join(dataDir, "executions");
+  const files = readdirSync(directory).filter((name) => name.endsWith(".json"));
+  return new Map(
+    files.map((file) => {
+      const record = JSON.parse(readFileSync(join(directory, file), "utf8")) as { name: string; status: string };
+      return [record.name, record.status];
+    }),
+  );
+}
+
+const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "couch-imagegen-kill-"));
+  const [api, sfn, sqs, s3, ...rest] = await freePorts(PORT_FLAGS.length);
+  ports = { api: api!, sfn: sfn!, sqs: sqs!, s3: s3! };
+  portArgs = PORT_FLAGS.flatMap((flag, index) => [flag, String([api, sfn, sqs, s3, ...rest][index])]);
+});
+
+afterAll(async () => {
+  await kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the local stack killed mid-burst and started again", () => {
+  it("ends every accepted job SUCCEEDED exactly once, none lost, none stuck", { timeout: 90_000 }, async () => {
+    await startStack(true);
+    const sqs = new SQSClient({ ...clientConfig, endpoint: `http://127.0.0.1:${ports.sqs}` });
+    const { QueueUrl: queueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: "couch-imagegen-jobs" }));
+
+    // The burst: 30 messages in batches of 10 and 10 POSTs, at once.
+    const messages = Array.from({ length: SQS_JOBS }, (_, index) =>
+      JSON.stringify({ prompt: `kill test message ${index}: a lighthouse`, ...SMALL }),
+    );
+    const [sent, posted] = await Promise.all([
+      Promise.all(
+        [0, 10, 20].map(async (start) => {
+          const batch = messages.slice(start, start + 10);
+          const result = await sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
+            }),
+          );
+          return (result.Successful ?? []).map((entry) => ({
+            id: entry.MessageId ?? "",
+            body: batch[Number(entry.Id)] ?? "",
+          }));
+        }),
+      ).then((batches) => batches.flat()),
+      Promise.all(
+        Array.from({ length: API_JOBS }, async (_, index) => {
+          const jobId = `kill-api-${index}`;
+          const response = await fetch(`http://127.0.0.1:${ports.api}/generate-image`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "idempotency-key": jobId },
+            body: JSON.stringify({ prompt: `kill test request ${index}: a lighthouse`, ...SMALL }),
+          });
+          return { jobId, status: response.status };
+        }),
+      ),
+    ]);
+    sqs.destroy();
+    const acceptedApi = posted.filter((post) => post.status === 202).map((post) => post.jobId);
+    expect(sent).toHaveLength(SQS_JOBS);
+    expect(acceptedApi).toHaveLength(API_JOBS);
+
+    // Kill while executions are in flight.
+    await pollUntil(
+      "ten executions on disk, some still running",
+      async () => [...executionsOnDisk().values()],
+      (statuses) => statuses.length >= 10 && statuses.includes("RUNNING"),
+      20_000,
+    );
+    await kill("SIGKILL");
+    const atKill = executionsOnDisk();
+    expect([...atKill.values()]).toContain("RUNNING");
+    // The API guarantee: every 202 is an execution on disk.
+    expect(acceptedApi.filter((jobId) => !atKill.has(jobId))).toEqual([]);
+
+    const banner = await startStack(false);
+    const resumed = Number(/Resumed (\d+) execution/.exec(banner)?.[1] ?? 0);
+    expect(resumed).toBe([...atKill.values()].filter((status) => status === "RUNNING").length);
+
+    // SQS's part on AWS: every message not deleted comes back with its id and body. Redelivering all of them is a
+    // superset of that (deleted ones too): start-job must treat a message whose execution exists as done.
+    const stateMachineArn = /state machine (arn:\S+)/.exec(banner)?.[1] ?? "";
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${ports.sfn}`,
+      STATE_MACHINE_ARN: stateMachineArn,
+      MODEL_ID: "amazon.nova-canvas-v1:0",
+    });
+    const { sqsHandler } = await import("../../functions/start-job/handler");
+    const redelivery = await sqsHandler({ Records: sent.map((message) => sqsRecord(message.id, message.body)) });
+    expect(redelivery.batchItemFailures).toEqual([]);
+
+    const sfn = new SFNClient({ ...clientConfig, endpoint: `http://127.0.0.1:${ports.sfn}` });
+    const jobIds = [...sent.map((message) => message.id), ...acceptedApi];
+    const executionArn = (jobId: string) => `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${jobId}`;
+    const statuses = await pollUntil(
+      "every job to end",
+      () =>
+        Promise.all(
+          jobIds.map(
+            async (jobId) =>
+              (await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(jobId) }))).status,
+          ),
+        ),
+      (all) => all.every((status) => status !== "RUNNING"),
+      45_000,
+    );
+    const listed = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
+    sfn.destroy();
+
+    expect(statuses).toEqual(jobIds.map(() => "SUCCEEDED"));
+    expect((listed.executions ?? []).map((execution) => execution.name).sort()).toEqual([...jobIds].sort());
+    const s3 = new S3Client({ ...clientConfig, endpoint: `http://127.0.0.1:${ports.s3}`, forcePathStyle: true });
+    const keys = async (prefix: string) =>
+      (
+        (await s3.send(new ListObjectsV2Command({ Bucket: "couch-imagegen-local", Prefix: prefix }))).Contents ?? []
+      ).map((object) => object.Key);
+    expect((await keys("local/generated_images/")).sort()).toEqual(
+      jobIds.map((jobId) => `local/generated_images/${jobId}.png`).sort(),
+    );
+    expect(await keys("local/staging/")).toEqual([]);
+    s3.destroy();
+  });
+});
+
+function sqsRecord(messageId: string, body: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `redelivered-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: "2",
+      SentTimestamp: String(Date.now()),
+      SenderId: LOCAL_ACCOUNT,
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:couch-imagegen-jobs`,
+    awsRegion: LOCAL_REGION,
+  };
+}

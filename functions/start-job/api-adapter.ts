@@ -3,14 +3,15 @@ import type { ImageModelLimits } from "../shared/image-models";
 import { isValidJobId } from "../shared/job-id";
 import {
   InvalidPromptError,
+  MAX_REQUEST_BYTES,
   REQUEST_FIELDS,
   unknownFields,
   validateImageRequest,
 } from "../validate-prompt/validate-prompt";
 import { JobConflictError, type StartJobDeps, startJob } from "./start-job";
 
-/** Bodies above this are refused before parsing: a 1,024-character prompt in JSON is far below it. */
-export const MAX_BODY_BYTES = 16 * 1024;
+/** Bodies above this are refused before parsing (413). */
+export const MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 
 export interface ApiAdapterDeps extends StartJobDeps {
   limits: ImageModelLimits;
@@ -80,7 +81,7 @@ function parseRequest(event: APIGatewayProxyEvent, limits: ImageModelLimits): Pa
   try {
     fields = JSON.parse(body);
   } catch (error) {
-    const reason = error instanceof SyntaxError ? error.message : "unparseable";
+    const reason = jsonErrorReason(error);
     return json(400, { message: `The request body is not valid JSON (${reason}): send {"prompt": "..."}` });
   }
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
@@ -113,6 +114,14 @@ function parseRequest(event: APIGatewayProxyEvent, limits: ImageModelLimits): Pa
     if (error instanceof InvalidPromptError) return json(400, { message: error.message });
     throw error;
   }
+}
+
+/** Where JSON.parse stopped, without echoing the body back (Node's messages quote a snippet of it). */
+function jsonErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : "";
+  const position = /position \d+/.exec(message)?.[0];
+  if (position) return `error at ${position}`;
+  return message.includes('"') || message === "" ? "unexpected token" : message;
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEvent["headers"]): Record<string, string | undefined> {

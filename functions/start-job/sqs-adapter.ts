@@ -1,4 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { MAX_REQUEST_BYTES } from "../validate-prompt/validate-prompt";
 import { type StartJobDeps, startJob } from "./start-job";
 
 export interface SqsAdapterDeps extends StartJobDeps {
@@ -15,6 +16,10 @@ export function jobIdForMessage(messageId: string): string {
  * the state machine's ValidatePrompt is the authority and records REJECTED where a producer can see it.
  */
 export function fieldsFromMessageBody(body: string): Record<string, unknown> {
+  const bytes = Buffer.byteLength(body, "utf8");
+  // Too big for any valid request, and maybe for an execution input (256 KB): the job starts only to be REJECTED,
+  // so the producer finds out why, instead of the message failing every delivery into the DLQ.
+  if (bytes > MAX_REQUEST_BYTES) return { oversizedBodyBytes: bytes };
   const trimmed = body.trim();
   if (trimmed.startsWith("{")) {
     try {

@@ -14,6 +14,8 @@ export interface JobInput {
   quality?: unknown;
   source: "api" | "sqs";
   requestedAt: string;
+  /** Set instead of the request fields when an SQS message is too large to be a request: ValidatePrompt rejects it. */
+  oversizedBodyBytes?: number;
 }
 
 export interface StartJobDeps {
@@ -47,6 +49,7 @@ export function buildJobInput(
   now: Date,
 ): JobInput {
   const input: JobInput = { jobId, prompt: fields.prompt, source, requestedAt: now.toISOString() };
+  if (typeof fields.oversizedBodyBytes === "number") input.oversizedBodyBytes = fields.oversizedBodyBytes;
   for (const field of REQUEST_FIELDS) {
     if (field !== "prompt" && fields[field] != null) {
       (input as unknown as Record<string, unknown>)[field] = fields[field];

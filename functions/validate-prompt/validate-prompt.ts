@@ -25,6 +25,15 @@ export class InvalidPromptError extends NamedError {
 // C0/C1 control characters other than tab, LF and CR; also lone surrogates, which no encoder can send.
 const CONTROL_CHARACTERS = /(?![\t\n\r])\p{Cc}|\p{Cs}/u;
 
+// A letter, digit, punctuation mark or symbol (emoji included): something a model can draw from.
+const VISIBLE_CHARACTER = /[\p{L}\p{N}\p{P}\p{S}]/u;
+
+/**
+ * The most bytes a request may take, on either entry path: the API answers 413 above it, and an SQS message above
+ * it is REJECTED (an execution input may not exceed 256 KB, and a 1,024-character prompt in JSON is far below this).
+ */
+export const MAX_REQUEST_BYTES = 16 * 1024;
+
 /**
  * Validates one image request against the configured model's limits.
  * `fields` is the request as received (any JSON); `jobId` seeds the default seed so a retried job draws the same image.
@@ -76,6 +85,11 @@ function validateText(value: unknown, field: string, limits: ImageModelLimits, r
     const code = control[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
     throw new InvalidPromptError(
       `"${field}" contains the control character U+${code} at position ${control.index}; only printable text, tabs and line breaks are accepted`,
+    );
+  }
+  if (!VISIBLE_CHARACTER.test(text)) {
+    throw new InvalidPromptError(
+      `"${field}" has no visible characters (only invisible format characters such as zero-width spaces): send at least one letter, digit or symbol`,
     );
   }
   return text;
@@ -182,8 +196,14 @@ export interface ValidatePromptConfig {
 
 /** The ValidatePrompt step: validates the execution input and says how long its status record lives. */
 export function validatePromptStep(event: ValidatePromptEvent, config: ValidatePromptConfig): ValidatePromptResult {
+  const input = (event.input ?? {}) as Record<string, unknown>;
+  if (typeof input.oversizedBodyBytes === "number") {
+    throw new InvalidPromptError(
+      `The message body is ${input.oversizedBodyBytes} bytes; at most ${MAX_REQUEST_BYTES} bytes are accepted ` +
+        `(send {"prompt": "..."} or the prompt as plain text, at most ${config.limits.maxPromptLength} characters)`,
+    );
+  }
   const request = validateImageRequest(event.input, config.limits, event.jobId);
-  const input = event.input as Record<string, unknown>;
   const source = input.source === "api" || input.source === "sqs" ? input.source : "direct";
   const startedAtSeconds = Math.floor(Date.parse(event.startedAt) / 1000);
   return { request, source, expiresAt: startedAtSeconds + config.retentionDays * 86_400 };

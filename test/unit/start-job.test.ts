@@ -706,3 +706,39 @@ describe("handleSqsBatch (SQS adapter)", () => {
     expect(sfnMock.calls()).toHaveLength(0);
   });
 });
+
+describe("requests too big to be a request, and bodies that are not JSON", () => {
+  it("starts an oversized SQS message's job with only its size, so ValidatePrompt rejects it (no 256 KB input)", async () => {
+    // Prepare
+    const body = "f".repeat(300_000);
+
+    // Act
+    const response = await handleSqsBatch(sqsEvent(sqsRecord("msg-big", body)), deps);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(startedInput()).toEqual({
+      jobId: "msg-big",
+      source: "sqs",
+      requestedAt: NOW.toISOString(),
+      oversizedBodyBytes: 300_000,
+    });
+  });
+
+  it("keeps a message at the limit as a request", () => {
+    expect(fieldsFromMessageBody("a".repeat(MAX_BODY_BYTES))).toEqual({ prompt: "a".repeat(MAX_BODY_BYTES) });
+  });
+
+  it("does not echo the body back in the invalid-JSON message", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ body: "secret-token-123 {", headers: jsonHeaders() }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).not.toContain("secret-token-123");
+    expect(bodyOf(result).message).toMatch(/^The request body is not valid JSON \(.+\): send \{"prompt": "\.\.\."\}$/);
+  });
+});

@@ -431,3 +431,35 @@ describe("validatePromptStep", () => {
     );
   });
 });
+
+describe("prompts with nothing to draw, and oversized SQS messages", () => {
+  it.each([
+    ["zero-width spaces", "\u200b\u200b\u200b"],
+    ["a zero-width joiner and a word joiner", "\u200d\u2060"],
+  ])("refuses a prompt of only %s", (_name, prompt) => {
+    const error = refusal({ prompt });
+    expect(error.message).toBe(
+      '"prompt" has no visible characters (only invisible format characters such as zero-width spaces): send at least one letter, digit or symbol',
+    );
+  });
+
+  it("accepts a prompt of emoji alone", () => {
+    expect(validateImageRequest({ prompt: "🏔️🌅" }, NOVA, JOB_ID).prompt).toBe("🏔️🌅");
+  });
+
+  it("rejects an execution input marked oversized by the SQS adapter, saying what is accepted", () => {
+    // Prepare
+    const event = {
+      input: { jobId: JOB_ID, source: "sqs", oversizedBodyBytes: 300_000 },
+      jobId: JOB_ID,
+      startedAt: "2026-11-23T12:00:00.000Z",
+    };
+
+    // Act + Assess
+    expect(() => validatePromptStep(event, { limits: NOVA, retentionDays: 30 })).toThrow(
+      new InvalidPromptError(
+        'The message body is 300000 bytes; at most 16384 bytes are accepted (send {"prompt": "..."} or the prompt as plain text, at most 1024 characters)',
+      ),
+    );
+  });
+});

@@ -1,15 +1,44 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { errorName } from "../shared/aws-errors";
 import { json } from "../start-job/api-adapter";
 import { getJobStatus, type JobStatusDeps } from "./job-status";
 
-/** GET /jobs/{jobId}: 200 with the job, 404 for an unknown job. */
+const THROTTLING_ERRORS = new Set([
+  "ThrottlingException",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+]);
+
+/** GET /jobs/{jobId}: 200 with the job, 404 for an unknown job, 503 with Retry-After when AWS throttles the lookup. */
 export async function handleJobStatusRequest(
   event: APIGatewayProxyEvent,
-  deps: JobStatusDeps,
+  deps: JobStatusDeps & { log?: (entry: Record<string, unknown>) => void },
 ): Promise<APIGatewayProxyResult> {
-  const jobId = event.pathParameters?.jobId ?? "";
-  const result = await getJobStatus(decodedPathParameter(jobId), deps);
-  return result.found ? json(200, result.job, { "Cache-Control": "no-store" }) : json(404, { message: result.message });
+  const jobId = decodedPathParameter(event.pathParameters?.jobId ?? "");
+  try {
+    const result = await getJobStatus(jobId, deps);
+    return result.found
+      ? json(200, result.job, { "Cache-Control": "no-store" })
+      : json(404, { message: result.message });
+  } catch (error) {
+    deps.log?.({
+      level: "ERROR",
+      message: "Job status lookup failed",
+      jobId,
+      error: errorName(error),
+      detail: String(error),
+    });
+    if (THROTTLING_ERRORS.has(errorName(error))) {
+      return json(
+        503,
+        { message: "Too many status requests right now; retry in a few seconds" },
+        { "Retry-After": "2" },
+      );
+    }
+    return json(500, {
+      message: `Could not read the job's status; retry (request id ${event.requestContext.requestId})`,
+    });
+  }
 }
 
 /** A parameter that is not valid percent-encoding stays as it is: no jobId contains `%`, so it answers 404, not 502. */

@@ -12,6 +12,7 @@ const deps = {
   s3: new S3Client({}),
   tableName: requireEnv("JOB_STATUS_TABLE"),
   stateMachineArn: requireEnv("STATE_MACHINE_ARN"),
+  log: (entry: Record<string, unknown>) => console.log(JSON.stringify(entry)),
 };
 
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {

@@ -364,6 +364,36 @@ describe("handleJobStatusRequest (API adapter)", () => {
     expect(JSON.parse(result.body)).toMatchObject({ jobId: "job-1", status: "RUNNING", seed: 42 });
   });
 
+  it("answers 503 with Retry-After when DynamoDB throttles the lookup", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .rejects(awsError("ProvisionedThroughputExceededException", "Throughput exceeded", 400));
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(503);
+    expect(result.headers).toMatchObject({ "Retry-After": "2" });
+    expect(JSON.parse(result.body).message).toMatch(/retry in a few seconds/);
+  });
+
+  it("answers 500 with the request id, not the internal error, when the lookup fails otherwise", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .rejects(awsError("AccessDeniedException", "User arn:aws:iam::123456789012:role/x is not authorized", 400));
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(result.body).not.toContain("arn:aws:iam");
+    expect(JSON.parse(result.body).message).toMatch(/^Could not read the job's status; retry \(request id .+\)$/);
+  });
+
   it("answers 404 with a message for an unknown job", async () => {
     // Act
     const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);

@@ -22,8 +22,12 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../
 
 const execFileAsync = promisify(execFile);
 
-/** Debian's awscli 2.9, as the team uses it (it speaks SQS's query protocol; the SDK speaks JSON). */
-export const AWS_CLI = "/usr/bin/aws";
+/**
+ * Debian's awscli 2.9 as the team uses it (it speaks SQS's query protocol; the SDK speaks JSON), else the first
+ * `aws` on PATH (GitHub's runners ship AWS CLI v2 in /usr/local/bin); AWS_CLI_PATH overrides both.
+ */
+export const AWS_CLI =
+  process.env.AWS_CLI_PATH ?? (existsSync("/usr/bin/aws") ? "/usr/bin/aws" : (pathOf("aws") ?? "/usr/bin/aws"));
 const cliMissing = !existsSync(AWS_CLI);
 /** Tests that need the AWS CLI skip without it on a laptop; in CI (`CI` set) they run and fail saying what to install. */
 export const skipWithoutAwsCli = cliMissing && !process.env.CI;
@@ -287,7 +291,7 @@ export function toolEnvironment(): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs `/usr/bin/aws --no-sign-request --region us-east-1 --output json <args>` (asynchronously: the stack it talks
+ * Runs `aws --no-sign-request --region us-east-1 --output json <args>` (asynchronously: the stack it talks
  * to runs in this process) and returns its parsed JSON output.
  */
 export async function awsCli(args: string[]): Promise<Record<string, unknown>> {
@@ -316,7 +320,15 @@ export function assertAwsCli(): void {
 
 /** Whether an executable of this name is on PATH. */
 export function onPath(name: string): boolean {
-  return (process.env.PATH ?? "").split(delimiter).some((directory) => directory && existsSync(join(directory, name)));
+  return pathOf(name) !== undefined;
+}
+
+function pathOf(name: string): string | undefined {
+  return (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((directory) => directory !== "")
+    .map((directory) => join(directory, name))
+    .find((candidate) => existsSync(candidate));
 }
 
 /** Ports free on 127.0.0.1 right now (each bound to port 0, read, released). */

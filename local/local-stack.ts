@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -9,7 +10,7 @@ import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
-import type { LoopbackServer } from "./http-server";
+import { type LoopbackServer, listenOnLoopback } from "./http-server";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
 import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
 import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
@@ -264,16 +265,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
+/** A fixed port is taken: the message says which and how to choose another. */
+export class PortInUseError extends Error {
+  override name = "PortInUseError";
+}
+
 /** Fails with the port and the flag to change it, before any emulator starts (some crash on EADDRINUSE instead of failing). */
 async function assertPortsFree(ports: LocalPorts): Promise<void> {
-  const { createServer } = await import("node:net");
   for (const [name, port] of Object.entries(ports)) {
     if (port === 0) continue;
     await new Promise<void>((resolve, reject) => {
       const probe = createServer();
       probe.once("error", () =>
         reject(
-          new Error(
+          new PortInUseError(
             `Port ${port} (${name}) is in use on 127.0.0.1: stop what holds it, or choose another port (npm start -- --help lists the port flags)`,
           ),
         ),
@@ -289,7 +294,6 @@ async function closeEmulators(emulators: Emulators): Promise<void> {
 
 /** Holds the Step Functions port while the handlers load, so their endpoint variable names a port that stays ours. */
 async function reservePort(port: number): Promise<LoopbackServer> {
-  const { listenOnLoopback } = await import("./http-server");
   return listenOnLoopback((_request, response) => response.end(), port);
 }
 

@@ -1,6 +1,6 @@
 // `npm start`: the whole pipeline on this machine, on loopback, with no AWS account. Flags are listed by --help.
 import { parseArgs } from "node:util";
-import { DEFAULT_PORTS, type LocalPorts, type LocalStack, startLocalStack } from "./local-stack";
+import { DEFAULT_PORTS, type LocalPorts, type LocalStack, PortInUseError, startLocalStack } from "./local-stack";
 
 const started = performance.now();
 
@@ -172,11 +172,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const code = (error as { code?: string }).code;
-  if (code === "EADDRINUSE") {
-    process.stderr.write(
-      `A port is already in use (${String((error as Error).message)}). Stop the other process or pick ports with the --*-port flags.\n`,
-    );
+  if (error instanceof PortInUseError) {
+    process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(
       `The local stack could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -5,9 +5,9 @@ import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { CONFIG_DEFAULTS } from "../infra/config";
 import { repoRoot } from "../infra/lambda-build";
+import { CommandLine } from "../local/command-line";
 import { bundlePath, bytesByPackage, measureBundles } from "./bundles";
 import type { BurstResult, BurstSettings } from "./burst";
 import { costPer1000Images } from "./cost";
@@ -35,23 +35,11 @@ const FLAGS = {
   help: { type: "boolean", description: "show this help" },
 } as const;
 
-function usage(): string {
-  const lines = Object.entries(FLAGS).map(([flag, spec]) => `  --${flag.padEnd(14)} ${spec.description}`);
-  return `Usage: npm run bench -- [flags]\n\n${lines.join("\n")}\n`;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${usage()}`);
-  process.exit(2);
-}
+const commandLine = new CommandLine("npm run bench", FLAGS);
+const fail = (message: string): never => commandLine.fail(message);
 
 function parseFlags() {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
+  const values = commandLine.parse();
   const smoke = values.smoke === true;
   const number = (flag: keyof typeof FLAGS, fallback: number, min: number, max: number, integer = false) => {
     const raw = values[flag];
@@ -127,7 +115,7 @@ function step(message: string): void {
 
 const options = parseFlags();
 if (options.help) {
-  process.stdout.write(usage());
+  process.stdout.write(commandLine.usage());
   process.exit(0);
 }
 const machine = machineInfo();

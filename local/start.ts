@@ -1,5 +1,5 @@
 // `npm start`: the whole pipeline on this machine, on loopback, with no AWS account. Flags are listed by --help.
-import { parseArgs } from "node:util";
+import { CommandLine } from "./command-line";
 import { DEFAULT_PORTS, type LocalPorts, type LocalStack, PortInUseError, startLocalStack } from "./local-stack";
 
 const started = performance.now();
@@ -45,25 +45,11 @@ function envName(flag: string): string {
   return `COUCHGEN_LOCAL_${flag.replace(/-/g, "_").toUpperCase()}`;
 }
 
-function usage(): string {
-  const lines = Object.entries(FLAGS).map(
-    ([flag, spec]) => `  --${flag.padEnd(26)} ${spec.description}  [${envName(flag)}]`,
-  );
-  return `Usage: npm start -- [flags]\n\n${lines.join("\n")}\n`;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${usage()}`);
-  process.exit(2);
-}
+const commandLine = new CommandLine("npm start", FLAGS, (flag) => `  [${envName(flag)}]`);
+const fail = (message: string): never => commandLine.fail(message);
 
 function parseFlags() {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ options: FLAGS as never, strict: true, allowPositionals: false }).values as never;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
+  const values = commandLine.parse();
   const read = (flag: keyof typeof FLAGS) => values[flag] ?? process.env[envName(flag)];
   const number = (flag: keyof typeof FLAGS, min: number, max: number): number | undefined => {
     const raw = read(flag);
@@ -153,7 +139,7 @@ Ctrl-C stops everything.
 async function main(): Promise<void> {
   const { help, quiet, options } = parseFlags();
   if (help) {
-    process.stdout.write(usage());
+    process.stdout.write(commandLine.usage());
     return;
   }
   const stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });

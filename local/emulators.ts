@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import dynalite from "dynalite";
 import { buildApp } from "fauxqs";
-import { createSqsServer } from "local-aws-sqs";
 import S3rver from "s3rver";
 import { trackAndListen } from "./http-server";
+import { type JournaledSqs, startJournaledSqs } from "./sqs-journal";
 
 export interface Emulator {
   url: string;
@@ -14,7 +14,7 @@ export interface Emulator {
 }
 
 export interface Emulators {
-  sqs: Emulator;
+  sqs: JournaledSqs;
   s3: Emulator;
   dynamodb: Emulator;
   sns: Emulator;
@@ -34,14 +34,19 @@ export const LOCAL_ACCOUNT = "123456789012";
 
 /**
  * The npm emulators, each speaking the real AWS protocol, all on 127.0.0.1:
- * SQS `local-aws-sqs` (JSON and query protocols, so the SDK and Debian's AWS CLI 2.9 both work; in memory),
+ * SQS `local-aws-sqs` (JSON and query protocols, so the SDK and Debian's AWS CLI 2.9 both work; in memory, with the
+ * jobs queue's messages journaled under dataDir so none is lost when the stack stops),
  * S3 `s3rver` (files under dataDir/s3), DynamoDB `dynalite` (LevelDB under dataDir/dynamodb),
  * SNS `fauxqs` (its app built here and bound to loopback; its own CLI binds 0.0.0.0).
  */
-export async function startEmulators(dataDir: string, ports: EmulatorPorts): Promise<Emulators> {
+export async function startEmulators(
+  dataDir: string,
+  ports: EmulatorPorts,
+  journaledQueue: string,
+): Promise<Emulators> {
   const started: Emulator[] = [];
   try {
-    const sqs = await startSqs(ports.sqs);
+    const sqs = await startSqs(dataDir, ports.sqs, journaledQueue);
     started.push(sqs);
     const s3 = await startS3(join(dataDir, "s3"), ports.s3);
     started.push(s3);
@@ -56,24 +61,15 @@ export async function startEmulators(dataDir: string, ports: EmulatorPorts): Pro
   }
 }
 
-async function startSqs(port: number): Promise<Emulator> {
-  const server = await createSqsServer({
+async function startSqs(dataDir: string, port: number, journaledQueue: string): Promise<JournaledSqs> {
+  mkdirSync(dataDir, { recursive: true });
+  return startJournaledSqs({
     port,
-    hostname: "127.0.0.1",
+    journalFile: join(dataDir, "sqs-journal.jsonl"),
+    queueName: journaledQueue,
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
-    emulateQueueCreationLifecycle: false,
   });
-  const { port: actual } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${actual}`,
-    port: actual,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 async function startS3(directory: string, port: number): Promise<Emulator> {

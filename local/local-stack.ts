@@ -4,14 +4,15 @@ import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import { type LoopbackServer, listenOnLoopback } from "./http-server";
-import { type SqsPoller, startSqsPoller } from "./sqs-poller";
+import type { SqsJournal } from "./sqs-journal";
+import { type SqsPoller, startSqsPoller, toRecord } from "./sqs-poller";
 import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
 import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
@@ -88,6 +89,8 @@ export interface LocalStack {
   bedrock: BedrockStandIn;
   /** Executions that were running when the stack last stopped and were started again. */
   resumed: ExecutionRecord[];
+  /** Messages the jobs queue held when the stack last stopped, handed to start-job again with their ids. */
+  redelivered: number;
   stop: () => Promise<void>;
 }
 
@@ -130,7 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   await assertPortsFree(ports);
   try {
-    const emulators = await startEmulators(dataDir, ports);
+    const emulators = await startEmulators(dataDir, ports, QUEUE_NAME);
     closers.push(() => closeEmulators(emulators));
     const bedrock = await startBedrockStandIn({ ...options.bedrock, port: ports.bedrock, log });
     closers.push(() => bedrock.close());
@@ -226,6 +229,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(api.close);
 
     const resumed = executions.resume();
+    const redelivered = await redeliverJournaled(emulators.sqs.journal, {
+      sqs,
+      queueUrl: resources.queueUrl,
+      queueArn: resources.queueArn,
+      handler: handlers.sqsHandler,
+      log: logEntry,
+    });
     const poller: SqsPoller = startSqsPoller({
       sqs,
       queueUrl: resources.queueUrl,
@@ -234,6 +244,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchSize: sqsSettings.batchSize,
       visibilityTimeoutSeconds: sqsSettings.visibilityTimeoutSeconds,
       pollers: sqsSettings.pollers,
+      maxReceiveCount: sqsSettings.maxReceiveCount,
+      onConsumed: (messageIds) => emulators.sqs.journal.recordDone(messageIds),
       log: logEntry,
     });
     closers.push(poller.stop);
@@ -257,12 +269,54 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       executions,
       bedrock,
       resumed,
+      redelivered,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * Hands the jobs-queue messages the journal kept from the last run (the emulator forgets them) to the start-job SQS
+ * adapter with their original ids, in batches as the event source mapping would. One that still fails goes back on
+ * the queue as a new message, so the poller retries it.
+ */
+async function redeliverJournaled(
+  journal: SqsJournal,
+  deps: {
+    sqs: SQSClient;
+    queueUrl: string;
+    queueArn: string;
+    handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
+    log: (entry: Record<string, unknown>) => void;
+  },
+): Promise<number> {
+  const pending = journal.pending();
+  for (let start = 0; start < pending.length; start += 10) {
+    const batch = pending.slice(start, start + 10);
+    const event: SQSEvent = {
+      Records: batch.map((message) =>
+        toRecord(
+          { MessageId: message.messageId, Body: message.body, Attributes: { ApproximateReceiveCount: "2" } },
+          deps,
+        ),
+      ),
+    };
+    const failed = new Set((await deps.handler(event)).batchItemFailures.map((failure) => failure.itemIdentifier));
+    for (const message of batch.filter((entry) => failed.has(entry.messageId))) {
+      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: message.body }));
+      deps.log({
+        level: "WARN",
+        message: "Redelivered message failed again; queued anew",
+        messageId: message.messageId,
+      });
+    }
+    journal.recordDone(batch.map((message) => message.messageId));
+  }
+  journal.compact();
+  return pending.length;
 }
 
 /** A fixed port is taken: the message says which and how to choose another. */

@@ -18,6 +18,10 @@ export interface SqsPollerOptions {
   visibilityTimeoutSeconds: number;
   /** Concurrent pollers, as the mapping's concurrency. */
   pollers: number;
+  /** The queue's redrive maxReceiveCount: a message failing its last receive goes to the DLQ instead of coming back. */
+  maxReceiveCount: number;
+  /** Told the ids of messages that leave the queue: deleted after success, or failed for the last time (to the DLQ). */
+  onConsumed?: (messageIds: string[]) => void;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -90,10 +94,17 @@ async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise
       }),
     );
   }
+  const deadLettered = messages.filter(
+    (message) =>
+      failed.has(message.MessageId ?? "") &&
+      Number(message.Attributes?.ApproximateReceiveCount ?? "1") >= options.maxReceiveCount,
+  );
+  options.onConsumed?.([...done, ...deadLettered].map((message) => message.MessageId ?? ""));
   return messages.length;
 }
 
-function toRecord(message: Message, options: SqsPollerOptions): SQSRecord {
+/** The record Lambda's SQS event carries for a message. */
+export function toRecord(message: Message, options: Pick<SqsPollerOptions, "queueArn">): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId ?? "",

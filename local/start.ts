@@ -108,12 +108,15 @@ function parseFlags() {
 function banner(stack: LocalStack, readyMs: number, apiKey: string | undefined): string {
   const cli = "aws --no-sign-request --region us-east-1";
   const keyHeader = apiKey ? ` -H 'x-api-key: ${apiKey}'` : "";
+  const redelivered = stack.redelivered
+    ? `\nRedelivered ${stack.redelivered} queued message(s) kept from the last run to start-job.`
+    : "";
   const resumed = stack.resumed.length
-    ? `\nResumed ${stack.resumed.length} execution(s) that were running when the stack last stopped.\n`
+    ? `\nResumed ${stack.resumed.length} execution(s) that were running when the stack last stopped.`
     : "";
   return `
 couch-imagegen local stack: ready in ${Math.round(readyMs)} ms (everything on 127.0.0.1, no AWS account used)
-${resumed}
+${resumed}${redelivered}
   API                 ${stack.apiUrl}        POST /generate-image, GET /jobs/{jobId}
   SQS queue           ${stack.queueUrl}
   SQS dead letters    ${stack.dlqUrl}

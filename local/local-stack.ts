@@ -1,11 +1,13 @@
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { stagingKey } from "../functions/shared/image-keys";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
@@ -152,6 +154,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         snsUrl: emulators.sns.url,
       },
     );
+    pinStagingDirectory(dataDir, bucket, keyPrefix);
 
     const stepFunctionsPort = await reservePort(ports.stepFunctions);
     const interpose = options.interpose ?? (async (_service: InterposedService, url: string) => url);
@@ -317,6 +320,18 @@ async function redeliverJournaled(
   }
   journal.compact();
   return pending.length;
+}
+
+/**
+ * s3rver deletes an object's directory once it is empty, racing a concurrent PutObject into it: the write stream
+ * then fails with ENOENT on an 'error' event nobody listens to, and the whole process dies (seen in a 300-job burst).
+ * A plain file in the staging directory (not an S3 object: s3rver lists only its own `._S3rver_object` files)
+ * keeps it from ever being empty.
+ */
+function pinStagingDirectory(dataDir: string, bucket: string, keyPrefix: string): void {
+  const directory = join(dataDir, "s3", bucket, ...stagingKey(keyPrefix, "pin").split("/").slice(0, -1));
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(join(directory, ".couch-imagegen-keeps-this-directory"), "");
 }
 
 /** A fixed port is taken: the message says which and how to choose another. */

@@ -16,7 +16,7 @@ import { type LoopbackServer, listenOnLoopback } from "./http-server";
 import type { SqsJournal } from "./sqs-journal";
 import { type SqsPoller, startSqsPoller, toRecord } from "./sqs-poller";
 import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
-import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
+import { type LocalFunction, StateMachineRunner, withReservedConcurrency } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
 
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../.local", import.meta.url));
@@ -53,6 +53,11 @@ export interface LocalStackOptions {
   keyPrefix?: string;
   /** Multiplies the state machine's retry intervals (1 = the real schedule). */
   retryTimeScale?: number;
+  /**
+   * GenerateImage's reserved concurrency, as deployed (`-c generateConcurrency`, default 5 on AWS): past it an
+   * invocation fails with `Lambda.TooManyRequestsException`, which the state machine retries. @default no limit
+   */
+  generateConcurrency?: number;
   /** Latency, rate limit and failure rates of the Bedrock stand-in. */
   bedrock?: Omit<BedrockStandInOptions, "port" | "log">;
   /** Require this key in `x-api-key` (as the API's usage plan does on AWS). @default none locally */
@@ -195,7 +200,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           : new DynamoDBClient({ ...clientConfig, endpoint: pipelineDynamodbUrl }),
       functions: {
         [`${FUNCTION_ARN}:validate-prompt`]: handlers.validatePrompt,
-        [`${FUNCTION_ARN}:generate-image`]: handlers.generateImage,
+        [`${FUNCTION_ARN}:generate-image`]: withReservedConcurrency(
+          handlers.generateImage,
+          options.generateConcurrency,
+        ),
         [`${FUNCTION_ARN}:store-image`]: handlers.storeImage,
       },
     });

@@ -20,6 +20,10 @@ const FLAGS = {
   "key-prefix": { type: "string", description: "S3 key prefix (default local)" },
   "api-key": { type: "string", description: "require this x-api-key on the local API (default: none)" },
   "retry-time-scale": { type: "string", description: "multiply the state machine's retry intervals (default 1)" },
+  "generate-concurrency": {
+    type: "string",
+    description: "GenerateImage's reserved concurrency, as deployed (AWS default 5; default here: no limit)",
+  },
   "bedrock-latency-ms": { type: "string", description: "stand-in latency per request (default 0)" },
   "bedrock-max-rps": {
     type: "string",
@@ -100,6 +104,7 @@ function parseFlags() {
       keyPrefix: text("key-prefix"),
       apiKey: text("api-key"),
       retryTimeScale: number("retry-time-scale", 0.0001, 100),
+      generateConcurrency: number("generate-concurrency", 1, 1000),
       bedrock,
     },
   };

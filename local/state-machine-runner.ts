@@ -23,6 +23,28 @@ export interface EventLog {
 /** A Lambda function as the local stack runs it: the real handler module's function, called in-process. */
 export type LocalFunction = (payload: unknown) => Promise<unknown>;
 
+/**
+ * Lambda's reserved concurrency for a function the runner calls in-process: an invocation past the limit fails at
+ * once as the Lambda integration reports it, `Lambda.TooManyRequestsException`.
+ */
+export function withReservedConcurrency(fn: LocalFunction, limit: number | undefined): LocalFunction {
+  if (limit === undefined) return fn;
+  let running = 0;
+  return async (payload) => {
+    if (running >= limit) {
+      const error = new Error(`Rate Exceeded. (reserved concurrency ${limit} in use)`);
+      error.name = "Lambda.TooManyRequestsException";
+      throw error;
+    }
+    running += 1;
+    try {
+      return await fn(payload);
+    } finally {
+      running -= 1;
+    }
+  };
+}
+
 export interface RunnerOptions {
   /** The definition with its placeholders filled (see `loadDefinition`). */
   definition: Record<string, unknown>;

@@ -187,6 +187,31 @@ describe("Bedrock retries", () => {
   });
 });
 
+describe("GenerateImage's reserved concurrency", () => {
+  it("queues a burst past the limit: throttled invocations are retried until a slot frees, every job SUCCEEDED", async () => {
+    // Prepare: one slot, four jobs at once, each Bedrock call taking a little while.
+    bedrock.on(InvokeModelCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { body: bedrockImageResponse() };
+    });
+    const runner = pipelineRunner({}, 1);
+
+    // Act
+    const jobs = await Promise.all(
+      ["a", "b", "c", "d"].map((suffix) => runJob(runner, `job-burst-${suffix}`, { prompt: `Stonehenge ${suffix}` })),
+    );
+
+    // Assess
+    expect(jobs.map((job) => job.outcome.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    const throttled = jobs.flatMap((job) =>
+      job.events.filter((event) => event.type === "StateFailed" && event.state?.name === "GenerateImage"),
+    );
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(new Set(throttled.map((event) => event.Error))).toEqual(new Set(["Lambda.TooManyRequestsException"]));
+    expect(bedrock.commandCalls(InvokeModelCommand)).toHaveLength(4);
+  });
+});
+
 describe("Lambda service errors", () => {
   it("retries Lambda.TooManyRequestsException on a task and goes on", async () => {
     let calls = 0;

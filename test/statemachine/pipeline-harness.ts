@@ -6,7 +6,12 @@ import { imageModelLimits } from "../../functions/shared/image-models";
 import { storeImage } from "../../functions/store-image/store-image";
 import { validatePromptStep } from "../../functions/validate-prompt/validate-prompt";
 import { localDefinition, scaleRetryIntervals } from "../../local/state-machine-definition";
-import { type EventLog, type LocalFunction, StateMachineRunner } from "../../local/state-machine-runner";
+import {
+  type EventLog,
+  type LocalFunction,
+  StateMachineRunner,
+  withReservedConcurrency,
+} from "../../local/state-machine-runner";
 
 export const MODEL_ID = "amazon.nova-canvas-v1:0";
 export const BUCKET = "couch-images";
@@ -19,7 +24,10 @@ const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function";
  * The real ASL file with retry intervals scaled by 1/1000 (3 s → 3 ms, same backoff, attempts and jitter),
  * run with the real step cores; the SDK clients they are given are the ones the test mocks.
  */
-export function pipelineRunner(overrides: Partial<Record<"validate" | "generate" | "store", LocalFunction>> = {}) {
+export function pipelineRunner(
+  overrides: Partial<Record<"validate" | "generate" | "store", LocalFunction>> = {},
+  generateConcurrency?: number,
+) {
   const s3 = new S3Client({ region: "eu-west-1" });
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const dynamodb = new DynamoDBClient({ region: "eu-west-1" });
@@ -28,10 +36,12 @@ export function pipelineRunner(overrides: Partial<Record<"validate" | "generate"
   const functions: Record<string, LocalFunction> = {
     [`${FUNCTION_ARN}:validate-prompt`]:
       overrides.validate ?? (async (event) => validatePromptStep(event as never, { limits, retentionDays: 30 })),
-    [`${FUNCTION_ARN}:generate-image`]:
+    [`${FUNCTION_ARN}:generate-image`]: withReservedConcurrency(
       overrides.generate ??
-      ((event) =>
-        generateImage(event as never, { bedrock, s3, modelId: MODEL_ID, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
+        ((event) =>
+          generateImage(event as never, { bedrock, s3, modelId: MODEL_ID, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
+      generateConcurrency,
+    ),
     [`${FUNCTION_ARN}:store-image`]:
       overrides.store ?? ((event) => storeImage(event as never, { s3, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
   };

@@ -211,7 +211,7 @@ before calling Bedrock: a DynamoDB semaphore or a concurrency-limited queue in f
 quota busy with no throttling and no extra transitions, at any N; a throttle retrier with a low cap and more
 attempts is cheaper to build but only approaches the target for long bursts, and each retry is a billed transition.
 On AWS, GenerateImage's reserved concurrency (generateConcurrency, default ${configDefault()}) also caps the rate at
-concurrency/L: it must be at least R×L or it, not Bedrock, is the limit (see the "reserved concurrency" rows). The bench runs the local stack without reserved concurrency (`--generate-concurrency` is off by default).
+concurrency/L: it must be at least R×L or it, not Bedrock, is the limit (see the "reserved concurrency" rows). The bench runs the local stack without reserved concurrency (\`--generate-concurrency\` is off by default).
 `);
 
   sections.push(`## 2. Orchestration overhead

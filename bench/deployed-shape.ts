@@ -6,7 +6,7 @@ import { loadConfig } from "../infra/config";
 import type { LambdaFunction } from "../infra/constructs/lambda-function";
 import { type FunctionSource, repoRoot } from "../infra/lambda-build";
 import { CouchImagegenStack } from "../infra/stack";
-import { ASL_PATH } from "../local/state-machine-definition";
+import { ASL_PATH } from "../statemachine/substitutions";
 
 /** One deployed Lambda function as the CDK stack configures it. */
 export interface DeployedFunction {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { seededRandom } from "../local/bedrock-stand-in";
-import { ASL_PATH } from "../local/state-machine-definition";
+import { ASL_PATH } from "../statemachine/substitutions";
 import { median, percentile } from "./stats";
 
 /** One ASL retrier, as the file writes it. */

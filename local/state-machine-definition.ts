@@ -1,17 +1,5 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-/** The one state machine definition, used by CDK and by the local stack. */
-export const ASL_PATH = fileURLToPath(new URL("../statemachine/image-pipeline.asl.json", import.meta.url));
-
-/** The `${Name}` placeholders the ASL file uses; CDK fills them with `definitionSubstitutions`. */
-export interface DefinitionSubstitutions {
-  ValidatePromptFunctionArn: string;
-  GenerateImageFunctionArn: string;
-  StoreImageFunctionArn: string;
-  JobStatusTableName: string;
-  ModelId: string;
-}
+import { ASL_PATH, type DefinitionSubstitutions } from "../statemachine/substitutions";
 
 /**
  * The definition as the local stack and the tests run it: task functions named `<functionArnPrefix>:<step>`

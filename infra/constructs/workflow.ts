@@ -1,17 +1,12 @@
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import type { DefinitionSubstitutions } from "../../local/state-machine-definition";
-import { repoRoot } from "../lambda-build";
+import { ASL_PATH, type DefinitionSubstitutions } from "../../statemachine/substitutions";
 import { acknowledgeWildcardResource } from "../nag";
 import { LambdaFunction } from "./lambda-function";
 import type { ImageStorage } from "./storage";
-
-/** The single state machine definition, shared with the local stack. */
-export const ASL_DEFINITION_FILE = path.join(repoRoot, "statemachine", "image-pipeline.asl.json");
 
 export interface ImageWorkflowProps {
   readonly storage: ImageStorage;
@@ -92,7 +87,7 @@ export class ImageWorkflow extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       comment: "couch-imagegen: prompt in, PNG in S3 out",
       // Inline, not fromFile (an S3 asset): the template carries the definition, so `cdk diff` shows its changes.
-      definitionBody: DefinitionBody.fromString(readFileSync(ASL_DEFINITION_FILE, "utf8")),
+      definitionBody: DefinitionBody.fromString(readFileSync(ASL_PATH, "utf8")),
       definitionSubstitutions: {
         ValidatePromptFunctionArn: this.validatePrompt.function.functionArn,
         GenerateImageFunctionArn: this.generateImage.function.functionArn,

@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ASL_DEFINITION_FILE } from "../../infra/constructs/workflow";
 import type { CouchImagegenStack } from "../../infra/stack";
+import { ASL_PATH } from "../../statemachine/substitutions";
 import { grantsOf, logicalId, roleStatements, synthStack } from "./synth";
 
 let stack: CouchImagegenStack;
@@ -369,7 +369,7 @@ describe("state machine", () => {
       DefinitionString: string;
       DefinitionSubstitutions: Record<string, unknown>;
     };
-    expect(DefinitionString).toBe(readFileSync(ASL_DEFINITION_FILE, "utf8"));
+    expect(DefinitionString).toBe(readFileSync(ASL_PATH, "utf8"));
     const placeholders = new Set([...DefinitionString.matchAll(/\$\{([A-Za-z]+)\}/g)].map((match) => match[1]));
     expect(new Set(Object.keys(DefinitionSubstitutions))).toEqual(placeholders);
     expect(DefinitionSubstitutions).toEqual({

@@ -51,7 +51,7 @@ const API_URL: Setting = {
   variable: "COUCHGEN_API_URL",
   flag: "--api-url",
   what: "API URL",
-  example: "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
+  example: "https://abc123.execute-api.eu-west-1.amazonaws.com/v1",
 };
 const QUEUE_URL: Setting = {
   variable: "SQS_QUEUE_URL",

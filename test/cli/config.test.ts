@@ -18,7 +18,7 @@ describe("--local", () => {
   });
 
   it("wins over the environment, and a flag wins over --local", () => {
-    const env = { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", SQS_QUEUE_URL: AWS_QUEUE };
+    const env = { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/v1", SQS_QUEUE_URL: AWS_QUEUE };
 
     expect(resolveApiSettings({ local: true }, env).baseUrl.href).toBe("http://127.0.0.1:4600/");
     expect(resolveApiSettings({ local: true, apiUrl: "http://127.0.0.1:9000" }, env).baseUrl.href).toBe(
@@ -38,11 +38,11 @@ describe("API settings", () => {
   it("keeps the stage path of the API URL and reads the key from COUCHGEN_API_KEY", () => {
     const settings = resolveApiSettings(
       {},
-      { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", COUCHGEN_API_KEY: "k1" },
+      { COUCHGEN_API_URL: "https://abc.execute-api.eu-west-1.amazonaws.com/v1", COUCHGEN_API_KEY: "k1" },
     );
 
     expect(new URL("generate-image", settings.baseUrl).href).toBe(
-      "https://abc.execute-api.eu-west-1.amazonaws.com/prod/generate-image",
+      "https://abc.execute-api.eu-west-1.amazonaws.com/v1/generate-image",
     );
     expect(settings.apiKey).toBe("k1");
   });

@@ -6,14 +6,12 @@
 // runs as API Gateway's proxy integration runs it); API Gateway's own request validator and WAF are not in front.
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JobStatus } from "../../functions/job-status/job-status";
 import {
   type E2eStack,
   imageKeyOf,
   objectExists,
-  pollUntil,
   readImage,
   sendMessage,
   startE2eStack,
@@ -57,7 +55,6 @@ interface Outcome {
   message?: string;
   jobId?: string;
   job?: JobStatus;
-  deadLettered?: boolean;
 }
 
 const corpus = JSON.parse(readFileSync(new URL("../fixtures/bad-inputs.json", import.meta.url), "utf8")) as {
@@ -122,11 +119,6 @@ describe.each(cases.map((entry) => [entry.name, entry] as const))("%s", (_name, 
     }
 
     if (entry.expect.status === 202) expect(outcome.status).toBe(202);
-    if (entry.expect.job === "DEAD-LETTERED") {
-      expect(outcome.deadLettered).toBe(true);
-      expect(hasExecution(outcome.jobId ?? "")).toBe(false);
-      return;
-    }
     const job = outcome.job;
     expect(job?.status).toBe(entry.expect.job);
     if (!job || !outcome.jobId) return;
@@ -169,7 +161,7 @@ describe("the corpus as a whole", () => {
       ...setupJobs,
       ...cases.flatMap((entry) => {
         const outcome = outcomes.get(entry.name);
-        const executes = entry.expect.status === 202 || (entry.via === "sqs" && entry.expect.job !== "DEAD-LETTERED");
+        const executes = entry.expect.status === 202 || entry.via === "sqs";
         return executes && outcome?.jobId ? [outcome.jobId] : [];
       }),
     ];
@@ -190,7 +182,6 @@ function expectation(entry: CorpusCase): string {
       : `is refused with ${status}, saying what is accepted`;
   }
   if (job === "REJECTED") return "ends REJECTED, saying what is accepted, with no image";
-  if (job === "DEAD-LETTERED") return "lands in the DLQ with no execution";
   return `${entry.via === "api" ? "is accepted" : "is taken"} and ends ${job}${job === "SUCCEEDED" ? " with its image" : ", with no image"}`;
 }
 
@@ -251,19 +242,5 @@ function sendRaw(request: string): Promise<Outcome> {
 
 async function sendToQueue(entry: CorpusCase): Promise<Outcome> {
   const messageId = await sendMessage(env, String(bodyOf(entry)));
-  if (entry.expect.job === "DEAD-LETTERED") {
-    const dead = await pollUntil(
-      `message ${messageId} in the DLQ`,
-      async () =>
-        (
-          await env.sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: env.stack.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-          )
-        ).Messages ?? [],
-      (messages) => messages.some((message) => message.MessageId === messageId),
-      JOB_TIMEOUT_MS,
-    );
-    return { jobId: messageId, deadLettered: dead.length > 0 };
-  }
   return { jobId: messageId, job: await waitForJob(env, messageId, JOB_TIMEOUT_MS) };
 }

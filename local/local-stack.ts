@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { stagingKey } from "../functions/shared/image-keys";
 import { startLocalApi } from "./api-gateway";
@@ -13,8 +13,8 @@ import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } 
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import { type LoopbackServer, listenOnLoopback } from "./http-server";
-import type { SqsJournal } from "./sqs-journal";
-import { type SqsPoller, startSqsPoller, toRecord } from "./sqs-poller";
+import { redeliverJournaled } from "./sqs-journal";
+import { type SqsPoller, startSqsPoller } from "./sqs-poller";
 import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
 import { type LocalFunction, StateMachineRunner, withReservedConcurrency } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
@@ -255,7 +255,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchSize: sqsSettings.batchSize,
       visibilityTimeoutSeconds: sqsSettings.visibilityTimeoutSeconds,
       pollers: sqsSettings.pollers,
-      maxReceiveCount: sqsSettings.maxReceiveCount,
       onConsumed: (messageIds) => emulators.sqs.journal.recordDone(messageIds),
       log: logEntry,
     });
@@ -287,47 +286,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
-}
-
-/**
- * Hands the jobs-queue messages the journal kept from the last run (the emulator forgets them) to the start-job SQS
- * adapter with their original ids, in batches as the event source mapping would. One that still fails goes back on
- * the queue as a new message, so the poller retries it.
- */
-async function redeliverJournaled(
-  journal: SqsJournal,
-  deps: {
-    sqs: SQSClient;
-    queueUrl: string;
-    queueArn: string;
-    handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
-    log: (entry: Record<string, unknown>) => void;
-  },
-): Promise<number> {
-  const pending = journal.pending();
-  for (let start = 0; start < pending.length; start += 10) {
-    const batch = pending.slice(start, start + 10);
-    const event: SQSEvent = {
-      Records: batch.map((message) =>
-        toRecord(
-          { MessageId: message.messageId, Body: message.body, Attributes: { ApproximateReceiveCount: "2" } },
-          deps,
-        ),
-      ),
-    };
-    const failed = new Set((await deps.handler(event)).batchItemFailures.map((failure) => failure.itemIdentifier));
-    for (const message of batch.filter((entry) => failed.has(entry.messageId))) {
-      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: message.body }));
-      deps.log({
-        level: "WARN",
-        message: "Redelivered message failed again; queued anew",
-        messageId: message.messageId,
-      });
-    }
-    journal.recordDone(batch.map((message) => message.messageId));
-  }
-  journal.compact();
-  return pending.length;
 }
 
 /**

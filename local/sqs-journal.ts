@@ -3,8 +3,11 @@ import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFile
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createRequestHandler } from "local-aws-sqs";
 import { type LoopbackServer, readBody, trackAndListen } from "./http-server";
+import { toRecord } from "./sqs-poller";
 
 /** A message the journal holds: sent to the jobs queue and not yet consumed. */
 export interface JournaledMessage {
@@ -18,7 +21,8 @@ type JournalLine = { sent: JournaledMessage } | { done: string };
  * Makes the in-memory SQS emulator's jobs queue survive a stop or a crash: every message accepted for the queue
  * is appended to a file, and every message the poller has consumed is marked done. On the next start the stack
  * hands what is left to the start-job SQS adapter with its original message id, as SQS would redeliver it;
- * the jobId is the message id, so a message whose job had already started starts nothing new.
+ * the jobId is the message id, so a message whose job had already started starts nothing new. A message the (equally
+ * in-memory) DLQ held is handed over again too, rather than lost.
  */
 export class SqsJournal {
   constructor(private readonly file: string) {}
@@ -77,10 +81,13 @@ export async function startJournaledSqs(options: {
   queueName: string;
   region: string;
   accountId: string;
+  /** Where the emulator listens. @default a fresh path in the temp directory */
+  socketPath?: string;
 }): Promise<JournaledSqs> {
   const journal = new SqsJournal(options.journalFile);
   // The emulator listens on a Unix socket, not a second TCP port: nothing else to collide with or to expose.
-  const socketPath = join(tmpdir(), `couch-imagegen-sqs-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
+  const socketPath =
+    options.socketPath ?? join(tmpdir(), `couch-imagegen-sqs-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
   const front = await trackAndListen(
     createServer((request, response) => {
       void forward(request, response, socketPath, journal, options.queueName);
@@ -121,7 +128,12 @@ async function forward(
   const { body, tooLarge } = await readBody(request, 2 * 1024 * 1024);
   if (tooLarge) {
     response.writeHead(400, { "content-type": "application/json" });
-    response.end(JSON.stringify({ __type: "RequestEntityTooLarge", message: "The request is larger than 2 MiB" }));
+    response.end(
+      JSON.stringify({
+        __type: "RequestEntityTooLarge",
+        message: "The request is larger than 2 MiB; an SQS message is at most 1 MiB",
+      }),
+    );
     return;
   }
   const answer = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }>(
@@ -203,4 +215,45 @@ export function sentMessages(
     );
   }
   return [];
+}
+
+/**
+ * Hands the jobs-queue messages the journal kept from the last run (the emulator forgets them) to the start-job SQS
+ * adapter with their original ids, in batches as the event source mapping would. One that still fails goes back on
+ * the queue as a new message, so the poller retries it.
+ */
+export async function redeliverJournaled(
+  journal: SqsJournal,
+  deps: {
+    sqs: SQSClient;
+    queueUrl: string;
+    queueArn: string;
+    handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
+    log: (entry: Record<string, unknown>) => void;
+  },
+): Promise<number> {
+  const pending = journal.pending();
+  for (let start = 0; start < pending.length; start += 10) {
+    const batch = pending.slice(start, start + 10);
+    const event: SQSEvent = {
+      Records: batch.map((message) =>
+        toRecord(
+          { MessageId: message.messageId, Body: message.body, Attributes: { ApproximateReceiveCount: "2" } },
+          deps,
+        ),
+      ),
+    };
+    const failed = new Set((await deps.handler(event)).batchItemFailures.map((failure) => failure.itemIdentifier));
+    for (const message of batch.filter((entry) => failed.has(entry.messageId))) {
+      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: message.body }));
+      deps.log({
+        level: "WARN",
+        message: "Redelivered message failed again; queued anew",
+        messageId: message.messageId,
+      });
+    }
+    journal.recordDone(batch.map((message) => message.messageId));
+  }
+  journal.compact();
+  return pending.length;
 }

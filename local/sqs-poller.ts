@@ -18,9 +18,7 @@ export interface SqsPollerOptions {
   visibilityTimeoutSeconds: number;
   /** Concurrent pollers, as the mapping's concurrency. */
   pollers: number;
-  /** The queue's redrive maxReceiveCount: a message failing its last receive goes to the DLQ instead of coming back. */
-  maxReceiveCount: number;
-  /** Told the ids of messages that leave the queue: deleted after success, or failed for the last time (to the DLQ). */
+  /** Told the ids of the messages it deleted after the handler took them. */
   onConsumed?: (messageIds: string[]) => void;
   log?: (entry: Record<string, unknown>) => void;
 }
@@ -67,6 +65,8 @@ async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise
       WaitTimeSeconds: 0,
       VisibilityTimeout: options.visibilityTimeoutSeconds,
       MessageSystemAttributeNames: ["All"],
+      // local-aws-sqs reads only the older name; without it ApproximateReceiveCount is missing from every message.
+      AttributeNames: ["All"],
       MessageAttributeNames: ["All"],
     }),
     { abortSignal: signal },
@@ -94,12 +94,7 @@ async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise
       }),
     );
   }
-  const deadLettered = messages.filter(
-    (message) =>
-      failed.has(message.MessageId ?? "") &&
-      Number(message.Attributes?.ApproximateReceiveCount ?? "1") >= options.maxReceiveCount,
-  );
-  options.onConsumed?.([...done, ...deadLettered].map((message) => message.MessageId ?? ""));
+  options.onConsumed?.(done.map((message) => message.MessageId ?? ""));
   return messages.length;
 }
 

@@ -5,8 +5,9 @@
 // The steps run in file order, each using what the one before left. It cannot show AWS itself: the stack is the
 // local one (emulators and the Bedrock stand-in), and `npm` itself is not in the loop (npm start runs this command).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -346,5 +347,49 @@ describe("run 3: npm start -- --fresh on the same data dir", () => {
     expect(executions.executions).toEqual([]);
     expect(objects.KeyCount).toBe(0);
     expect(exit.code).toBe(0);
+  });
+});
+
+describe("npm start refuses what it cannot do, saying what to change", () => {
+  const run = async (args: string[]) => {
+    try {
+      const { stdout, stderr } = await execFileAsync(process.execPath, ["--import", "tsx", START, ...args], {
+        cwd: REPO,
+        env: toolEnvironment(),
+        timeout: 20_000,
+      });
+      return { code: 0, output: stdout + stderr };
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: failed.code ?? -1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+    }
+  };
+
+  it("an unknown flag or a bad value: exit 2 with the problem and the list of flags", async () => {
+    const unknown = await run(["--bogus"]);
+    const badPort = await run(["--api-port", "http"]);
+
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toContain("Unknown option '--bogus'");
+    expect(unknown.output).toContain("Usage: npm start -- [flags]");
+    expect(badPort.code).toBe(2);
+    expect(badPort.output).toContain('--api-port must be a number from 0 to 65535, got "http"');
+  });
+
+  it("a port another process holds: exit 1 naming the port and the flags, before anything starts", async () => {
+    const [taken] = await freePorts(1);
+    const holder = createServer().listen(taken, "127.0.0.1");
+    await once(holder, "listening");
+    try {
+      const result = await run(["--data-dir", join(dataDir, "port-taken"), "--api-port", String(taken)]);
+
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(
+        `Port ${taken} (api) is in use on 127.0.0.1: stop what holds it, or choose another port (npm start -- --help lists the port flags)`,
+      );
+      expect(result.output).not.toContain("ready in");
+    } finally {
+      holder.close();
+    }
   });
 });

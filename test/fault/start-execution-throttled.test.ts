@@ -5,9 +5,12 @@
 // lands in the DLQ, intact. API path: the caller gets 503 with Retry-After, and a retry with the same
 // Idempotency-Key starts the job once. The SQS emulator, not SQS, counts the receives; the SDK's own retries run
 // inside each delivery as they would in Lambda.
+
+import { join } from "node:path";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { InterceptedRequest } from "../../bench/interposer";
+import { SqsJournal } from "../../local/sqs-journal";
 import { listExecutions, pollUntil, postGenerateImage, sendMessage, waitForJob } from "../e2e/helpers";
 import { type FaultStack, SFN_THROTTLED, startFaultStack } from "./fault-stack";
 
@@ -94,6 +97,10 @@ describe("StartExecution throttled on the SQS path", () => {
     );
 
     expect(dead.find((message) => message.MessageId === messageId)?.Body).toBe(body);
+    // The local DLQ is in memory too: the journal keeps the message, so a restart gives it to start-job again
+    // instead of losing it.
+    const journal = new SqsJournal(join(env.stack.dataDir, "sqs-journal.jsonl"));
+    expect(journal.pending().map((message) => message.messageId)).toContain(messageId);
     expect(deliveriesOf(prompt)).toBe(MAX_RECEIVE_COUNT);
     expect((await listExecutions(env)).filter((execution) => execution.name === messageId)).toHaveLength(0);
   });

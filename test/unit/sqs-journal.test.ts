@@ -1,11 +1,15 @@
 // Verifies the local stack's SQS journal: which messages it records from SendMessage/SendMessageBatch answers in
 // both SQS protocols (JSON for the SDK, query for the AWS CLI 2.9), and which it still holds after some are
-// consumed. It cannot show the emulator's own behaviour (test/fault/kill-restart.test.ts runs the whole stack).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// consumed; the redelivery on restart; the front's answers when it cannot forward. It cannot show the emulator's
+// own behaviour (test/fault/kill-restart.test.ts runs the whole stack).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { SqsJournal, sentMessages } from "../../local/sqs-journal";
+import { redeliverJournaled, SqsJournal, sentMessages, startJournaledSqs } from "../../local/sqs-journal";
 
 const QUEUE = "http://127.0.0.1:4602/123456789012/couch-imagegen-jobs";
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -114,5 +118,96 @@ describe("SqsJournal", () => {
 
   it("holds nothing when there is no journal yet", () => {
     expect(new SqsJournal(join(tmpdir(), "no-such-journal.jsonl")).pending()).toEqual([]);
+  });
+});
+
+describe("redeliverJournaled", () => {
+  const sqsMock = mockClient(SQSClient);
+  const sqs = new SQSClient({ region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+
+  it("hands pending messages to start-job with their ids; one that fails again is queued anew; the journal empties", async () => {
+    // Prepare
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: "m-new" });
+    const journal = new SqsJournal(join(mkdtempSync(join(tmpdir(), "sqs-journal-")), "journal.jsonl"));
+    journal.recordSent([
+      { messageId: "m-1", body: "one" },
+      { messageId: "m-2", body: "two" },
+    ]);
+    const events: SQSEvent[] = [];
+    const handler = async (event: SQSEvent) => {
+      events.push(event);
+      return { batchItemFailures: [{ itemIdentifier: "m-2" }] };
+    };
+    const log: Record<string, unknown>[] = [];
+
+    // Act
+    const count = await redeliverJournaled(journal, {
+      sqs,
+      queueUrl: QUEUE,
+      queueArn: "arn:aws:sqs:us-east-1:123456789012:couch-imagegen-jobs",
+      handler,
+      log: (entry) => log.push(entry),
+    });
+
+    // Assess
+    expect(count).toBe(2);
+    expect(events[0]?.Records.map((record) => [record.messageId, record.body])).toEqual([
+      ["m-1", "one"],
+      ["m-2", "two"],
+    ]);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input)).toEqual([
+      { QueueUrl: QUEUE, MessageBody: "two" },
+    ]);
+    expect(log).toEqual([expect.objectContaining({ level: "WARN", messageId: "m-2" })]);
+    expect(journal.pending()).toEqual([]);
+  });
+});
+
+describe("startJournaledSqs: what the front answers when it cannot forward", () => {
+  it("refuses a request over 2 MiB, saying SQS messages are at most 1 MiB", async () => {
+    const front = await startJournaledSqs({
+      port: 0,
+      journalFile: join(mkdtempSync(join(tmpdir(), "sqs-front-")), "journal.jsonl"),
+      queueName: "couch-imagegen-jobs",
+      region: "us-east-1",
+      accountId: "123456789012",
+    });
+    try {
+      const response = await fetch(front.url, { method: "POST", body: "x".repeat(3 * 1024 * 1024) });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        __type: "RequestEntityTooLarge",
+        message: "The request is larger than 2 MiB; an SQS message is at most 1 MiB",
+      });
+    } finally {
+      await front.close();
+    }
+  });
+
+  it("answers InternalFailure, journaling nothing, when the emulator behind it is gone", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "sqs-front-"));
+    const socketPath = join(directory, "emulator.sock");
+    const front = await startJournaledSqs({
+      port: 0,
+      journalFile: join(directory, "journal.jsonl"),
+      queueName: "couch-imagegen-jobs",
+      region: "us-east-1",
+      accountId: "123456789012",
+      socketPath,
+    });
+    try {
+      rmSync(socketPath);
+      const response = await fetch(front.url, {
+        method: "POST",
+        headers: { "x-amz-target": "AmazonSQS.SendMessage", "content-type": "application/x-amz-json-1.0" },
+        body: JSON.stringify({ QueueUrl: QUEUE, MessageBody: "lost?" }),
+      });
+      expect(response.status).toBe(500);
+      expect(((await response.json()) as { __type: string }).__type).toBe("InternalFailure");
+      expect(front.journal.pending()).toEqual([]);
+    } finally {
+      await front.close();
+    }
   });
 });

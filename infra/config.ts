@@ -1,4 +1,9 @@
-import { SUPPORTED_MODEL_IDS } from "../functions/shared/image-models";
+import {
+  DEFAULT_BEDROCK_REGION,
+  DEFAULT_MODEL_ID,
+  findModel,
+  SUPPORTED_MODEL_IDS,
+} from "../functions/shared/models/catalog";
 
 /** Deploy parameters, read from CDK context (`-c key=value` or cdk.json), validated once. */
 export interface ImagegenConfig {
@@ -8,8 +13,10 @@ export interface ImagegenConfig {
   readonly bucketName: string | undefined;
   /** Key prefix without leading or trailing `/`; `""` for the bucket root. */
   readonly keyPrefix: string;
-  /** Bedrock foundation model id. */
+  /** The default model: a foundation model id or a cross-region inference profile id (`us.…`). */
   readonly modelId: string;
+  /** Every model a request may name in `model`, the default first. */
+  readonly allowedModelIds: readonly string[];
   /** Region Bedrock is called in; may differ from the stack's region. */
   readonly bedrockRegion: string;
   /** Age of the oldest queued message, in seconds, that raises the queue alarm. */
@@ -31,8 +38,8 @@ export const QUEUE_RETENTION_DAYS = 4;
 
 export const CONFIG_DEFAULTS = {
   keyPrefix: "",
-  modelId: "amazon.nova-canvas-v1:0",
-  bedrockRegion: "us-east-1",
+  modelId: DEFAULT_MODEL_ID,
+  bedrockRegion: DEFAULT_BEDROCK_REGION,
   queueAgeAlarmSeconds: 120,
   generateConcurrency: 5,
   apiKeyRequired: true,
@@ -41,7 +48,7 @@ export const CONFIG_DEFAULTS = {
   statusRetentionDays: 30,
 } as const;
 
-const KNOWN_KEYS = ["alertEmail", "bucketName", ...Object.keys(CONFIG_DEFAULTS)];
+const KNOWN_KEYS = ["alertEmail", "bucketName", "allowedModelIds", ...Object.keys(CONFIG_DEFAULTS)];
 
 /** One message per problem, each saying what to change. */
 export class ConfigError extends Error {
@@ -66,11 +73,16 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
     }
   }
 
+  const alertEmail = readAlertEmail(reader, problems);
+  const bucketName = readBucketName(reader, problems);
+  const keyPrefix = readKeyPrefix(reader, problems);
+  const modelId = readModelId(reader, problems);
   const config: ImagegenConfig = {
-    alertEmail: readAlertEmail(reader, problems),
-    bucketName: readBucketName(reader, problems),
-    keyPrefix: readKeyPrefix(reader, problems),
-    modelId: readModelId(reader, problems),
+    alertEmail,
+    bucketName,
+    keyPrefix,
+    modelId,
+    allowedModelIds: readAllowedModelIds(reader, problems, modelId),
     bedrockRegion: readBedrockRegion(reader, problems),
     queueAgeAlarmSeconds: reader.integer("queueAgeAlarmSeconds", {
       min: 60,
@@ -158,13 +170,21 @@ function readKeyPrefix(reader: ContextReader, problems: string[]): string {
 
 function readModelId(reader: ContextReader, problems: string[]): string {
   const modelId = reader.string("modelId") ?? CONFIG_DEFAULTS.modelId;
-  if (!(SUPPORTED_MODEL_IDS as readonly string[]).includes(modelId)) {
-    problems.push(
-      `modelId "${modelId}" is not supported: use one of ${SUPPORTED_MODEL_IDS.join(", ")} ` +
-        "(foundation model ids with the TEXT_IMAGE request shape; inference profile ids are not granted)",
-    );
-  }
+  if (!findModel(modelId)) problems.push(`modelId "${modelId}" is not supported: ${supportedModels()}`);
   return modelId;
+}
+
+/** `-c allowedModelIds=a,b` or a JSON array in cdk.json; the default model is always allowed. */
+function readAllowedModelIds(reader: ContextReader, problems: string[], modelId: string): string[] {
+  const ids = reader.list("allowedModelIds") ?? [];
+  for (const id of ids) {
+    if (!findModel(id)) problems.push(`allowedModelIds names "${id}", which is not supported: ${supportedModels()}`);
+  }
+  return [modelId, ...new Set(ids.filter((id) => id !== modelId))];
+}
+
+function supportedModels(): string {
+  return `use one of ${SUPPORTED_MODEL_IDS.join(", ")} (docs/MODELS.md says what each accepts)`;
 }
 
 function readBedrockRegion(reader: ContextReader, problems: string[]): string {
@@ -196,6 +216,18 @@ class ContextReader {
       return undefined;
     }
     return value.trim();
+  }
+
+  /** A comma-separated string (`-c key=a,b`) or an array of strings (cdk.json). */
+  list(key: string): string[] | undefined {
+    const value = this.context[key];
+    if (value === undefined || value === null) return undefined;
+    const items = typeof value === "string" ? value.split(",") : Array.isArray(value) ? value : undefined;
+    if (!items || items.some((item) => typeof item !== "string")) {
+      this.problems.push(`${key} must be a comma-separated list, e.g. -c ${key}=a,b, got ${JSON.stringify(value)}`);
+      return undefined;
+    }
+    return (items as string[]).map((item) => item.trim()).filter((item) => item !== "");
   }
 
   boolean(key: "apiKeyRequired"): boolean {

@@ -1,5 +1,6 @@
-import { Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { Annotations, Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { resolveModel } from "../functions/shared/models/catalog";
 import type { ImagegenConfig } from "./config";
 import { JobIngress } from "./constructs/ingress";
 import { PipelineMonitoring } from "./constructs/monitoring";
@@ -25,10 +26,12 @@ export class CouchImagegenStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
+    const models = { defaultModelId: config.modelId, allowedModelIds: config.allowedModelIds };
+    warnAboutModels(this, config.allowedModelIds, config.bedrockRegion);
     this.storage = new ImageStorage(this, "Storage", { bucketName: config.bucketName, keyPrefix: config.keyPrefix });
     this.workflow = new ImageWorkflow(this, "Workflow", {
       storage: this.storage,
-      modelId: config.modelId,
+      models,
       bedrockRegion: config.bedrockRegion,
       generateConcurrency: config.generateConcurrency,
       statusRetentionDays: config.statusRetentionDays,
@@ -36,7 +39,7 @@ export class CouchImagegenStack extends Stack {
     this.ingress = new JobIngress(this, "Ingress", {
       stateMachine: this.workflow.stateMachine,
       storage: this.storage,
-      modelId: config.modelId,
+      models,
       apiKeyRequired: config.apiKeyRequired,
       throttlingRateLimit: config.throttlingRateLimit,
       throttlingBurstLimit: config.throttlingBurstLimit,
@@ -71,7 +74,7 @@ export class CouchImagegenStack extends Stack {
       },
       ImageBucketName: {
         value: this.storage.bucket.bucketName,
-        description: `Generated images: s3://<bucket>/${this.storage.imageKeys}`,
+        description: `Generated images: s3://<bucket>/${this.storage.imageKeys.join(" or ")}`,
       },
       JobStatusTableName: { value: this.storage.jobStatusTable.tableName, description: "Job status records" },
     };
@@ -82,5 +85,34 @@ export class CouchImagegenStack extends Stack {
       };
     }
     for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);
+  }
+}
+
+/**
+ * Synth warnings for models that would fail every job: a legacy one (named with its end of life and replacement:
+ * Bedrock refuses every request after that date), and one the catalog does not list in `bedrockRegion`.
+ */
+function warnAboutModels(stack: Stack, modelIds: readonly string[], bedrockRegion: string): void {
+  for (const id of modelIds) {
+    const { model, profileGeography } = resolveModel(id);
+    if (model.lifecycle.status === "LEGACY") {
+      const endOfLife = model.lifecycle.endOfLife
+        ? `end of life ${model.lifecycle.endOfLife}`
+        : "end of life announced";
+      Annotations.of(stack).addWarningV2(
+        "couch-imagegen:legacy-model",
+        `${id} (${model.name}) is a legacy Bedrock model, ${endOfLife}: after that date every job using it fails. ` +
+          `Move to ${model.replacement ?? "a current model"} (-c modelId=${model.replacement ?? "..."}); ` +
+          "`npx couchgen models --check` shows each model's status.",
+      );
+    }
+    const regions = profileGeography === undefined ? model.regions : (model.profiles[profileGeography] ?? []);
+    if (!regions.includes(bedrockRegion)) {
+      Annotations.of(stack).addWarningV2(
+        "couch-imagegen:model-region",
+        `${id} is not listed in ${bedrockRegion} (docs/MODELS.md lists ${regions.join(", ")}): pass ` +
+          `-c bedrockRegion=${regions[0] ?? "..."}, or check with \`npx couchgen models --region ${bedrockRegion}\`.`,
+      );
+    }
   }
 }

@@ -8,6 +8,7 @@ import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from 
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { stagingKey } from "../functions/shared/image-keys";
+import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG, SUPPORTED_MODEL_IDS } from "../functions/shared/models/catalog";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
@@ -48,7 +49,13 @@ export interface LocalStackOptions {
   /** Start empty: delete dataDir first. */
   fresh?: boolean;
   ports?: Partial<LocalPorts>;
+  /** The deployment's default model (`-c modelId` on AWS). @default Stable Image Core */
   modelId?: string;
+  /**
+   * Models a request may name in `model` (`-c allowedModelIds` on AWS, where the default allows only `modelId`).
+   * @default every model in the catalog, so each can be tried locally
+   */
+  allowedModelIds?: readonly string[];
   bucket?: string;
   keyPrefix?: string;
   /** Multiplies the state machine's retry intervals (1 = the real schedule). */
@@ -84,6 +91,9 @@ export interface LocalStack {
   dynamodbUrl: string;
   snsUrl: string;
   bedrockUrl: string;
+  /** The default model; a request's `model` may name any of `allowedModelIds`. */
+  modelId: string;
+  allowedModelIds: readonly string[];
   bucket: string;
   keyPrefix: string;
   tableName: string;
@@ -128,7 +138,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   const ports = { ...DEFAULT_PORTS, ...options.ports };
-  const modelId = options.modelId ?? "amazon.nova-canvas-v1:0";
+  const modelId = options.modelId ?? DEFAULT_MODEL_ID;
+  const allowedModelIds = [
+    modelId,
+    ...(options.allowedModelIds ?? MODEL_CATALOG.map((model) => model.id)).filter((id) => id !== modelId),
+  ];
+  const unknownModels = allowedModelIds.filter((id) => !findModel(id));
+  if (unknownModels.length > 0) {
+    throw new Error(`Unknown model id(s) ${unknownModels.join(", ")}: use ${SUPPORTED_MODEL_IDS.join(", ")}`);
+  }
   const bucket = options.bucket ?? "couch-imagegen-local";
   const keyPrefix = options.keyPrefix ?? "local";
   const tableName = "couch-imagegen-jobs";
@@ -181,6 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
       STATE_MACHINE_ARN,
       MODEL_ID: modelId,
+      ALLOWED_MODEL_IDS: allowedModelIds.join(","),
       BEDROCK_REGION: LOCAL_REGION,
       IMAGE_BUCKET: bucket,
       KEY_PREFIX: keyPrefix,
@@ -188,10 +207,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       STATUS_RETENTION_DAYS: "30",
     });
 
-    const definition = scaleRetryIntervals(
-      localDefinition(FUNCTION_ARN, tableName, modelId),
-      options.retryTimeScale ?? 1,
-    );
+    const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, tableName), options.retryTimeScale ?? 1);
     const runner = new StateMachineRunner({
       definition,
       dynamodb:
@@ -269,6 +285,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbUrl: emulators.dynamodb.url,
       snsUrl: emulators.sns.url,
       bedrockUrl: bedrock.url,
+      modelId,
+      allowedModelIds,
       bucket,
       keyPrefix,
       tableName,

@@ -3,19 +3,14 @@ import { ASL_PATH, type DefinitionSubstitutions } from "../statemachine/substitu
 
 /**
  * The definition as the local stack and the tests run it: task functions named `<functionArnPrefix>:<step>`
- * (validate-prompt, generate-image, store-image), the given table and model.
+ * (validate-prompt, generate-image, store-image) and the given table.
  */
-export function localDefinition(
-  functionArnPrefix: string,
-  tableName: string,
-  modelId: string,
-): Record<string, unknown> {
+export function localDefinition(functionArnPrefix: string, tableName: string): Record<string, unknown> {
   return loadDefinition({
     ValidatePromptFunctionArn: `${functionArnPrefix}:validate-prompt`,
     GenerateImageFunctionArn: `${functionArnPrefix}:generate-image`,
     StoreImageFunctionArn: `${functionArnPrefix}:store-image`,
     JobStatusTableName: tableName,
-    ModelId: modelId,
   });
 }
 

@@ -9,5 +9,4 @@ export interface DefinitionSubstitutions {
   GenerateImageFunctionArn: string;
   StoreImageFunctionArn: string;
   JobStatusTableName: string;
-  ModelId: string;
 }

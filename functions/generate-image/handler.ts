@@ -7,7 +7,6 @@ const deps = {
   // Retries live in the state machine (visible in the execution history); one SDK attempt per invocation.
   bedrock: new BedrockRuntimeClient({ region: requireEnv("BEDROCK_REGION"), maxAttempts: 1 }),
   s3: new S3Client({}),
-  modelId: requireEnv("MODEL_ID"),
   bucket: requireEnv("IMAGE_BUCKET"),
   keyPrefix: optionalEnv("KEY_PREFIX", ""),
 };

@@ -14,7 +14,10 @@ export interface JobStatus {
   prompt?: string;
   source?: string;
   modelId?: string;
+  /** The seed the model reports it used, once SUCCEEDED; the one asked for before. */
   seed?: number;
+  aspectRatio?: string;
+  outputFormat?: string;
   s3Uri?: string;
   imageUrl?: string;
   imageUrlExpiresAt?: string;
@@ -87,7 +90,18 @@ async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): P
   const job: JobStatus = {
     jobId: String(item.jobId),
     status: item.status as JobState,
-    ...pickStrings(item, ["prompt", "source", "modelId", "s3Uri", "error", "executionArn", "createdAt", "updatedAt"]),
+    ...pickStrings(item, [
+      "prompt",
+      "source",
+      "modelId",
+      "aspectRatio",
+      "outputFormat",
+      "s3Uri",
+      "error",
+      "executionArn",
+      "createdAt",
+      "updatedAt",
+    ]),
   };
   if (typeof item.seed === "number") job.seed = item.seed;
   if (typeof item.cause === "string") job.cause = readableCause(item.cause);

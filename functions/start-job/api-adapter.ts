@@ -1,20 +1,20 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import type { ImageModelLimits } from "../shared/image-models";
-import { isValidJobId } from "../shared/job-id";
 import {
-  InvalidPromptError,
   MAX_REQUEST_BYTES,
+  type ModelChoice,
   REQUEST_FIELDS,
   unknownFields,
   validateImageRequest,
-} from "../validate-prompt/validate-prompt";
+} from "../shared/image-request";
+import { isValidJobId } from "../shared/job-id";
+import { InvalidPromptError } from "../shared/pipeline-errors";
 import { JobConflictError, type StartJobDeps, startJob } from "./start-job";
 
 /** Bodies above this are refused before parsing (413). */
 export const MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 
 export interface ApiAdapterDeps extends StartJobDeps {
-  limits: ImageModelLimits;
+  models: ModelChoice;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -23,7 +23,7 @@ export async function handleGenerateImageRequest(
   event: APIGatewayProxyEvent,
   deps: ApiAdapterDeps,
 ): Promise<APIGatewayProxyResult> {
-  const parsed = parseRequest(event, deps.limits);
+  const parsed = parseRequest(event, deps.models);
   if ("statusCode" in parsed) return parsed;
   try {
     const job = await startJob(parsed.jobId, parsed.fields, "api", deps);
@@ -60,7 +60,7 @@ export async function handleGenerateImageRequest(
 
 type ParsedRequest = { jobId: string; fields: Record<string, unknown> } | APIGatewayProxyResult;
 
-function parseRequest(event: APIGatewayProxyEvent, limits: ImageModelLimits): ParsedRequest {
+function parseRequest(event: APIGatewayProxyEvent, models: ModelChoice): ParsedRequest {
   const headers = lowerCaseHeaders(event.headers);
   const contentType = headers["content-type"] ?? "";
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
@@ -100,7 +100,7 @@ function parseRequest(event: APIGatewayProxyEvent, limits: ImageModelLimits): Pa
   }
   const jobId = idempotencyKey ?? event.requestContext.requestId;
   try {
-    const request = validateImageRequest(record, limits, jobId);
+    const request = validateImageRequest(record, models, jobId);
     // Forward the trimmed text; the state machine validates again and fills the defaults.
     return {
       jobId,

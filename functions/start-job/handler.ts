@@ -1,18 +1,18 @@
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { requireEnv } from "../shared/environment";
-import { imageModelLimits } from "../shared/image-models";
+import { modelChoiceFromEnv } from "../shared/model-choice-env";
 import { handleGenerateImageRequest } from "./api-adapter";
 import { handleSqsBatch } from "./sqs-adapter";
 
 const sfn = new SFNClient({});
 const stateMachineArn = requireEnv("STATE_MACHINE_ARN");
-const limits = imageModelLimits(requireEnv("MODEL_ID"));
+const models = modelChoiceFromEnv();
 const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
 
 /** POST /generate-image (API Gateway proxy integration). */
 export async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  return handleGenerateImageRequest(event, { sfn, stateMachineArn, limits, log });
+  return handleGenerateImageRequest(event, { sfn, stateMachineArn, models, log });
 }
 
 /** SQS event source mapping with ReportBatchItemFailures. */

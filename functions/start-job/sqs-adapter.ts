@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { MAX_REQUEST_BYTES } from "../validate-prompt/validate-prompt";
+import { MAX_REQUEST_BYTES } from "../shared/image-request";
 import { type StartJobDeps, startJob } from "./start-job";
 
 export interface SqsAdapterDeps extends StartJobDeps {

@@ -1,17 +1,23 @@
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { REQUEST_FIELDS } from "../shared/image-request";
 import { executionArnFor } from "../shared/job-id";
 import { NamedError } from "../shared/named-error";
-import { REQUEST_FIELDS } from "../validate-prompt/validate-prompt";
 
-/** The execution input (DESIGN.md contract). Optional fields are left out when the caller did not send them. */
+/**
+ * The execution input (docs/ARCHITECTURE.md): the request fields as the caller sent them (ValidatePrompt is the
+ * authority on their values), plus where and when the job came in. Fields the caller did not send are left out.
+ */
 export interface JobInput {
   jobId: string;
   prompt: unknown;
   negativePrompt?: unknown;
   seed?: unknown;
+  aspectRatio?: unknown;
   width?: unknown;
   height?: unknown;
+  outputFormat?: unknown;
   quality?: unknown;
+  model?: unknown;
   source: "api" | "sqs";
   requestedAt: string;
   /** Set instead of the request fields when an SQS message is too large to be a request: ValidatePrompt rejects it. */

@@ -1,12 +1,16 @@
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../shared/aws-errors";
-import { imageKey, s3Uri, stagingKey } from "../shared/image-keys";
+import { imageKey, outputFormatOf, s3Uri, stagingKey } from "../shared/image-keys";
+import type { OutputFormat } from "../shared/models/family";
 import { NamedError } from "../shared/named-error";
+import { PIPELINE_ERRORS } from "../shared/pipeline-errors";
 
 export interface StoreImageEvent {
   jobId: string;
   bucket: string;
   stagingKey: string;
+  /** @default "png" (payloads from before JPEG was offered) */
+  outputFormat?: OutputFormat;
 }
 
 export interface StoreImageResult {
@@ -37,8 +41,9 @@ const TRANSIENT_S3_ERRORS = new Set([
  */
 export async function storeImage(event: StoreImageEvent, deps: StoreImageDeps): Promise<StoreImageResult> {
   // The keys follow from the jobId and the configured bucket, never from the payload, so a state input cannot redirect writes.
-  const source = stagingKey(deps.keyPrefix, event.jobId);
-  const key = imageKey(deps.keyPrefix, event.jobId);
+  const format = outputFormatOf(event.outputFormat);
+  const source = stagingKey(deps.keyPrefix, event.jobId, format);
+  const key = imageKey(deps.keyPrefix, event.jobId, format);
   try {
     await deps.s3.send(
       new CopyObjectCommand({
@@ -82,12 +87,16 @@ export function s3Error(error: unknown, action: string): NamedError {
   const transient = TRANSIENT_S3_ERRORS.has(name) || (status !== undefined && status >= 500) || isNetworkFailure(error);
   if (isMissingObject(error)) {
     return new NamedError(
-      "StagedImageMissing",
+      PIPELINE_ERRORS.stagedImageMissing,
       `Could not ${action}: the staged image is gone and no final image exists`,
       { cause: error },
     );
   }
-  return new NamedError(transient ? "S3TransientError" : "S3Error", `Could not ${action}: ${name}: ${message}`, {
-    cause: error,
-  });
+  return new NamedError(
+    transient ? PIPELINE_ERRORS.s3TransientError : PIPELINE_ERRORS.s3Error,
+    `Could not ${action}: ${name}: ${message}`,
+    {
+      cause: error,
+    },
+  );
 }

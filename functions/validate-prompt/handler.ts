@@ -1,9 +1,9 @@
-import { optionalEnv, requireEnv } from "../shared/environment";
-import { imageModelLimits } from "../shared/image-models";
+import { optionalEnv } from "../shared/environment";
+import { modelChoiceFromEnv } from "../shared/model-choice-env";
 import { type ValidatePromptEvent, type ValidatePromptResult, validatePromptStep } from "./validate-prompt";
 
 const config = {
-  limits: imageModelLimits(requireEnv("MODEL_ID")),
+  models: modelChoiceFromEnv(),
   retentionDays: Number(optionalEnv("STATUS_RETENTION_DAYS", "30")),
 };
 

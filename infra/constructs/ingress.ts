@@ -16,6 +16,8 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import type { ModelChoice } from "../../functions/shared/image-request";
+import { modelChoiceEnvironment } from "../../functions/shared/model-choice-env";
 import { QUEUE_RETENTION_DAYS } from "../config";
 import { LambdaFunction } from "./lambda-function";
 import type { ImageStorage } from "./storage";
@@ -24,8 +26,8 @@ export interface JobIngressProps {
   /** The image pipeline the entry paths start executions of. */
   readonly stateMachine: StateMachine;
   readonly storage: ImageStorage;
-  /** Bedrock model id: start-job checks prompts against its limits before starting an execution. */
-  readonly modelId: string;
+  /** The deployment's models: start-job checks each request against its model's limits before starting it. */
+  readonly models: ModelChoice;
   /** Whether API callers must send an API key (`x-api-key`), tied to a usage plan. */
   readonly apiKeyRequired: boolean;
   /** Stage (and usage plan) steady-state rate limit, requests per second. */
@@ -93,7 +95,7 @@ export class JobIngress extends Construct {
       handler: "apiHandler",
       description: "POST /generate-image: validates the request and starts an execution named after the jobId",
       timeout: Duration.seconds(10),
-      environment: { MODEL_ID: props.modelId },
+      environment: modelChoiceEnvironment(props.models),
     });
     // DescribeExecution: a replayed Idempotency-Key is checked against the execution it already started.
     this.startJobApi.bindStateMachine(props.stateMachine, { start: true });
@@ -106,7 +108,9 @@ export class JobIngress extends Construct {
     this.jobStatus.bindStatusTable(props.storage.jobStatusTable, ["dynamodb:GetItem"]);
     this.jobStatus.bindStateMachine(props.stateMachine, { start: false });
     // Presigned URLs carry the signer's permissions: GetObject on final images only.
-    this.jobStatus.bindImageBucket(props.storage, [{ actions: ["s3:GetObject"], keyPattern: props.storage.imageKeys }]);
+    this.jobStatus.bindImageBucket(props.storage, [
+      { actions: ["s3:GetObject"], keyPatterns: props.storage.imageKeys },
+    ]);
 
     // --- REST API ---
     this.accessLogGroup = new LogGroup(this, "ApiAccessLogs", {
@@ -203,7 +207,7 @@ export class JobIngress extends Construct {
       handler: "sqsHandler",
       description: "SQS image requests: starts one execution per message, reports partial batch failures",
       timeout: startJobQueueTimeout,
-      environment: { MODEL_ID: props.modelId },
+      environment: modelChoiceEnvironment(props.models),
     });
     // DescribeExecution: a redelivered message finds the execution it already started.
     this.startJobQueue.bindStateMachine(props.stateMachine, { start: true });

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import type { ResolvedModel } from "../../functions/shared/models/catalog";
 import { type FunctionSource, functionEntry, lambdaBundling, repoRoot } from "../lambda-build";
 import { acknowledgeWildcardResource } from "../nag";
 import type { ImageStorage } from "./storage";
@@ -45,10 +46,10 @@ export interface LambdaFunctionProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** S3 actions on objects matching one key pattern (a `*` wildcard at most, e.g. `staging/*.png`). */
+/** S3 actions on objects matching key patterns (a `*` wildcard at most in each, e.g. `staging/*.png`). */
 export interface ObjectGrant {
   readonly actions: readonly ("s3:GetObject" | "s3:PutObject" | "s3:DeleteObject")[];
-  readonly keyPattern: string;
+  readonly keyPatterns: readonly string[];
 }
 
 /**
@@ -154,29 +155,47 @@ export class LambdaFunction extends Construct {
     this.function.addEnvironment("IMAGE_BUCKET", storage.bucket.bucketName);
     this.function.addEnvironment("KEY_PREFIX", storage.keyPrefix);
     for (const grant of grants) {
-      const objects = storage.bucket.arnForObjects(grant.keyPattern);
-      this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...grant.actions], resources: [objects] }));
-      acknowledgeWildcardResource(
-        this.role,
-        objects,
-        `Object keys are per job ({jobId}.png), so ${grant.actions.join(" and ")} ` +
-          `${grant.actions.length > 1 ? "are" : "is"} granted on the key pattern ` +
-          `"${grant.keyPattern}" under the configured prefix, never on the whole bucket.`,
-      );
+      const objects = grant.keyPatterns.map((pattern) => storage.bucket.arnForObjects(pattern));
+      this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...grant.actions], resources: objects }));
+      grant.keyPatterns.forEach((pattern, index) => {
+        acknowledgeWildcardResource(
+          this.role,
+          objects[index] ?? "",
+          `Object keys are per job ({jobId}.png or .jpg), so ${grant.actions.join(" and ")} ` +
+            `${grant.actions.length > 1 ? "are" : "is"} granted on the key pattern ` +
+            `"${pattern}" under the configured prefix, never on the whole bucket.`,
+        );
+      });
     }
   }
 
-  /** Sets `MODEL_ID` and `BEDROCK_REGION` and grants `bedrock:InvokeModel` on that one foundation model only. */
-  bindBedrockModel(modelId: string, bedrockRegion: string): void {
-    this.function.addEnvironment("MODEL_ID", modelId);
+  /**
+   * Sets `BEDROCK_REGION` and grants `bedrock:InvokeModel` on exactly the given models: a foundation model's ARN in
+   * that region; for an inference profile id, the profile's ARN there and the foundation model's ARN in each
+   * region the profile routes to (Bedrock checks both).
+   */
+  bindBedrockModels(models: readonly ResolvedModel[], bedrockRegion: string): void {
     this.function.addEnvironment("BEDROCK_REGION", bedrockRegion);
-    const model = Stack.of(this).formatArn({
+    const resources = new Set<string>();
+    for (const { id, model, profileGeography } of models) {
+      const regions = profileGeography === undefined ? [bedrockRegion] : (model.profiles[profileGeography] ?? []);
+      for (const region of regions) resources.add(this.bedrockArn(region, "", `foundation-model/${model.id}`));
+      if (profileGeography !== undefined) {
+        resources.add(this.bedrockArn(bedrockRegion, Stack.of(this).account, `inference-profile/${id}`));
+      }
+    }
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: [...resources] }),
+    );
+  }
+
+  private bedrockArn(region: string, account: string, resource: string): string {
+    return Stack.of(this).formatArn({
       service: "bedrock",
-      region: bedrockRegion,
-      account: "",
-      resource: "foundation-model",
-      resourceName: modelId,
+      region,
+      account,
+      resource,
+      arnFormat: ArnFormat.NO_RESOURCE_NAME,
     });
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: [model] }));
   }
 }

@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { imageKey, prefixPath, stagingKey } from "../../functions/shared/image-keys";
+import { IMAGE_FORMATS, imageKey, prefixPath, stagingKey } from "../../functions/shared/image-keys";
+import type { OutputFormat } from "../../functions/shared/models/family";
 
 export interface ImageStorageProps {
   /**
@@ -19,17 +20,17 @@ export interface ImageStorageProps {
 
 /**
  * Where results live: the image bucket (created or imported) with the key layout the functions use
- * (`{keyPrefix}/staging/{jobId}.png`, then `{keyPrefix}/generated_images/{jobId}.png`), and the job status table.
+ * (`{keyPrefix}/staging/{jobId}.png`, then `{keyPrefix}/generated_images/{jobId}.png`; `.jpg` for JPEG), and the job status table.
  */
 export class ImageStorage extends Construct {
   public readonly bucket: IBucket;
   /** Set only when the stack created the image bucket. */
   public readonly accessLogsBucket: Bucket | undefined;
   public readonly keyPrefix: string;
-  /** Key pattern of every staged image, for IAM resources. */
-  public readonly stagingKeys: string;
-  /** Key pattern of every final image, for IAM resources. */
-  public readonly imageKeys: string;
+  /** Key patterns of every staged image (one per output format), for IAM resources. */
+  public readonly stagingKeys: readonly string[];
+  /** Key patterns of every final image (one per output format), for IAM resources. */
+  public readonly imageKeys: readonly string[];
   public readonly jobStatusTable: Table;
 
   constructor(scope: Construct, id: string, props: ImageStorageProps = {}) {
@@ -42,8 +43,9 @@ export class ImageStorage extends Construct {
       );
     }
     // The same key builders as the functions, with the jobId as the wildcard: IAM and code cannot disagree.
-    this.stagingKeys = stagingKey(this.keyPrefix, "*");
-    this.imageKeys = imageKey(this.keyPrefix, "*");
+    const formats = Object.keys(IMAGE_FORMATS) as OutputFormat[];
+    this.stagingKeys = formats.map((format) => stagingKey(this.keyPrefix, "*", format));
+    this.imageKeys = formats.map((format) => imageKey(this.keyPrefix, "*", format));
 
     if (props.bucketName === undefined) {
       this.accessLogsBucket = new Bucket(this, "AccessLogsBucket", {

@@ -3,6 +3,9 @@ import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import type { ModelChoice } from "../../functions/shared/image-request";
+import { modelChoiceEnvironment } from "../../functions/shared/model-choice-env";
+import { findModel, resolveModel, SUPPORTED_MODEL_IDS } from "../../functions/shared/models/catalog";
 import { ASL_PATH, type DefinitionSubstitutions } from "../../statemachine/substitutions";
 import { acknowledgeWildcardResource } from "../nag";
 import { LambdaFunction } from "./lambda-function";
@@ -10,8 +13,8 @@ import type { ImageStorage } from "./storage";
 
 export interface ImageWorkflowProps {
   readonly storage: ImageStorage;
-  /** Bedrock foundation model id. */
-  readonly modelId: string;
+  /** The deployment's models: ValidatePrompt checks requests against them, GenerateImage may invoke exactly these. */
+  readonly models: ModelChoice;
   /** Region Bedrock is called in. */
   readonly bedrockRegion: string;
   /** Reserved concurrency of GenerateImage, i.e. concurrent Bedrock calls. */
@@ -42,6 +45,13 @@ export class ImageWorkflow extends Construct {
     if (!Number.isInteger(props.generateConcurrency) || props.generateConcurrency < 1) {
       throw new Error(`generateConcurrency must be a whole number of at least 1, got ${props.generateConcurrency}`);
     }
+    const unknownModels = props.models.allowedModelIds.filter((id) => !findModel(id));
+    if (unknownModels.length > 0 || !props.models.allowedModelIds.includes(props.models.defaultModelId)) {
+      throw new Error(
+        `models.allowedModelIds must include models.defaultModelId and only supported models ` +
+          `(${SUPPORTED_MODEL_IDS.join(", ")}), got ${JSON.stringify(props.models)}`,
+      );
+    }
     const { storage } = props;
 
     // Function timeouts stay below the ASL task TimeoutSeconds (30, 120, 60) so the function's own error is reported.
@@ -49,20 +59,23 @@ export class ImageWorkflow extends Construct {
       source: "validate-prompt",
       description: "ValidatePrompt step: checks the request against the configured model's limits",
       timeout: Duration.seconds(10),
-      environment: { MODEL_ID: props.modelId, STATUS_RETENTION_DAYS: String(props.statusRetentionDays) },
+      environment: {
+        ...modelChoiceEnvironment(props.models),
+        STATUS_RETENTION_DAYS: String(props.statusRetentionDays),
+      },
     });
 
     this.generateImage = new LambdaFunction(this, "GenerateImage", {
       source: "generate-image",
-      description: "GenerateImage step: calls Bedrock once and stages the PNG in S3",
+      description: "GenerateImage step: calls the request's Bedrock model once and stages the image in S3",
       timeout: Duration.seconds(100),
       // Holds and decodes a base64 PNG of several MB.
       memorySize: 512,
       // Bounds concurrent Bedrock calls: a burst is throttled here and retried by the state machine.
       reservedConcurrentExecutions: props.generateConcurrency,
     });
-    this.generateImage.bindBedrockModel(props.modelId, props.bedrockRegion);
-    this.generateImage.bindImageBucket(storage, [{ actions: ["s3:PutObject"], keyPattern: storage.stagingKeys }]);
+    this.generateImage.bindBedrockModels(props.models.allowedModelIds.map(resolveModel), props.bedrockRegion);
+    this.generateImage.bindImageBucket(storage, [{ actions: ["s3:PutObject"], keyPatterns: storage.stagingKeys }]);
 
     this.storeImage = new LambdaFunction(this, "StoreImage", {
       source: "store-image",
@@ -71,9 +84,9 @@ export class ImageWorkflow extends Construct {
     });
     this.storeImage.bindImageBucket(storage, [
       // GetObject on the staged image is the copy source; DeleteObject removes it once copied.
-      { actions: ["s3:GetObject", "s3:DeleteObject"], keyPattern: storage.stagingKeys },
+      { actions: ["s3:GetObject", "s3:DeleteObject"], keyPatterns: storage.stagingKeys },
       // GetObject on the final key lets a retried StoreImage see (HeadObject) that an earlier attempt copied it.
-      { actions: ["s3:PutObject", "s3:GetObject"], keyPattern: storage.imageKeys },
+      { actions: ["s3:PutObject", "s3:GetObject"], keyPatterns: storage.imageKeys },
     ]);
 
     this.logGroup = new LogGroup(this, "ExecutionLogs", {
@@ -93,7 +106,6 @@ export class ImageWorkflow extends Construct {
         GenerateImageFunctionArn: this.generateImage.function.functionArn,
         StoreImageFunctionArn: this.storeImage.function.functionArn,
         JobStatusTableName: storage.jobStatusTable.tableName,
-        ModelId: props.modelId,
         // The same placeholders the local stack fills: a renamed one fails type-checking here, not at deploy time.
       } satisfies Record<keyof DefinitionSubstitutions, string>,
       tracingEnabled: true,

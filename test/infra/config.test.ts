@@ -22,8 +22,9 @@ describe("loadConfig", () => {
       alertEmail,
       bucketName: undefined,
       keyPrefix: "",
-      modelId: "amazon.nova-canvas-v1:0",
-      bedrockRegion: "us-east-1",
+      modelId: "stability.stable-image-core-v1:1",
+      allowedModelIds: ["stability.stable-image-core-v1:1"],
+      bedrockRegion: "us-west-2",
       queueAgeAlarmSeconds: 120,
       generateConcurrency: 5,
       apiKeyRequired: true,
@@ -95,9 +96,14 @@ describe("loadConfig", () => {
     [{ keyPrefix: "${aws:username}" }, /is not usable/],
     [
       { modelId: "stability.sd3-large-v1:0" },
-      /modelId "stability\.sd3-large-v1:0" is not supported: use one of amazon\.nova-canvas-v1:0/,
+      /modelId "stability\.sd3-large-v1:0" is not supported: use one of stability\.stable-image-core-v1:1, .*amazon\.nova-canvas-v1:0/,
     ],
-    [{ modelId: "us.amazon.nova-canvas-v1:0" }, /inference profile ids are not granted/],
+    [{ modelId: "us.amazon.nova-canvas-v1:0" }, /modelId "us\.amazon\.nova-canvas-v1:0" is not supported/],
+    [
+      { allowedModelIds: "stability.sd3-5-large-v1:0,nope" },
+      /allowedModelIds names "nope", which is not supported: use one of/,
+    ],
+    [{ allowedModelIds: 42 }, /allowedModelIds must be a comma-separated list, e\.g\. -c allowedModelIds=a,b, got 42/],
     [
       { bedrockRegion: "virginia" },
       /bedrockRegion "virginia" is not an AWS region code: pass e\.g\. -c bedrockRegion=us-east-1/,
@@ -124,6 +130,20 @@ describe("loadConfig", () => {
     [{ KeyPrefix: "team" }, /"KeyPrefix" is not a parameter: did you mean "keyPrefix"\?/],
   ])("rejects %j with a message saying what to change", (context, message) => {
     expect(() => loadConfig({ alertEmail, ...context })).toThrow(message);
+  });
+
+  it("reads allowedModelIds from -c (comma-separated) or cdk.json (an array), the default first and once", () => {
+    const fromFlag = loadConfig({
+      alertEmail,
+      allowedModelIds: " stability.sd3-5-large-v1:0 ,stability.stable-image-core-v1:1,",
+    });
+    const fromJson = loadConfig({
+      alertEmail,
+      modelId: "stability.stable-image-ultra-v1:1",
+      allowedModelIds: ["stability.sd3-5-large-v1:0", "stability.sd3-5-large-v1:0"],
+    });
+    expect(fromFlag.allowedModelIds).toEqual(["stability.stable-image-core-v1:1", "stability.sd3-5-large-v1:0"]);
+    expect(fromJson.allowedModelIds).toEqual(["stability.stable-image-ultra-v1:1", "stability.sd3-5-large-v1:0"]);
   });
 
   it("reports every problem at once, one line each", () => {

@@ -1,13 +1,17 @@
 // Verifies that each construct rejects props it cannot build correctly, before building anything, with a message
 // naming the prop and the accepted values (loadConfig catches these for the app; other callers get this guard).
-// It cannot verify anything about the resources themselves: stack.test.ts does.
-import { Stack } from "aws-cdk-lib";
+// Also the Bedrock grant for an inference profile, which no deploy parameter can reach today.
+// It cannot verify anything else about the resources themselves: stack.test.ts does.
+import { Duration, Stack } from "aws-cdk-lib";
+import type { Policy } from "aws-cdk-lib/aws-iam";
 import { beforeAll, describe, expect, it } from "vitest";
+import { findModel, MODEL_CATALOG, type ResolvedModel } from "../../functions/shared/models/catalog";
 import { JobIngress, type JobIngressProps } from "../../infra/constructs/ingress";
+import { LambdaFunction } from "../../infra/constructs/lambda-function";
 import { PipelineMonitoring } from "../../infra/constructs/monitoring";
 import { ImageStorage } from "../../infra/constructs/storage";
 import { ImageWorkflow, type ImageWorkflowProps } from "../../infra/constructs/workflow";
-import { testApp } from "./synth";
+import { sortResources, TEST_ENV, testApp } from "./synth";
 
 let stack: Stack;
 let storage: ImageStorage;
@@ -21,8 +25,11 @@ beforeAll(() => {
   storage = new ImageStorage(stack, "Storage");
   workflowProps = {
     storage,
-    modelId: "amazon.nova-canvas-v1:0",
-    bedrockRegion: "us-east-1",
+    models: {
+      defaultModelId: "stability.stable-image-core-v1:1",
+      allowedModelIds: ["stability.stable-image-core-v1:1"],
+    },
+    bedrockRegion: "us-west-2",
     generateConcurrency: 5,
     statusRetentionDays: 30,
   };
@@ -30,7 +37,7 @@ beforeAll(() => {
   ingressProps = {
     stateMachine: workflow.stateMachine,
     storage,
-    modelId: "amazon.nova-canvas-v1:0",
+    models: workflowProps.models,
     apiKeyRequired: true,
     throttlingRateLimit: 10,
     throttlingBurstLimit: 20,
@@ -49,6 +56,15 @@ describe("construct props validation", () => {
     expect(
       () => new ImageWorkflow(stack, `Workflow-${generateConcurrency}`, { ...workflowProps, generateConcurrency }),
     ).toThrow(/generateConcurrency must be a whole number of at least 1/);
+  });
+
+  it.each([
+    { defaultModelId: "stability.stable-image-core-v1:1", allowedModelIds: ["stability.sd3-5-large-v1:0"] },
+    { defaultModelId: "nope", allowedModelIds: ["nope"] },
+  ])("ImageWorkflow rejects models %j", (models) => {
+    expect(() => new ImageWorkflow(stack, `Workflow-${models.defaultModelId}`, { ...workflowProps, models })).toThrow(
+      /models\.allowedModelIds must include models\.defaultModelId and only supported models \(stability\./,
+    );
   });
 
   it.each([1, 1001, 2.5])("JobIngress rejects queueMaxConcurrency %j", (queueMaxConcurrency) => {
@@ -83,5 +99,38 @@ describe("construct props validation", () => {
           queueAgeAlarmSeconds,
         }),
     ).toThrow(/queueAgeAlarmSeconds must be a whole number of seconds/);
+  });
+});
+
+describe("LambdaFunction.bindBedrockModels", () => {
+  it("grants an inference profile's ARN in bedrockRegion and its model's ARN in each region it routes to", () => {
+    // Prepare: no current image model has a cross-region profile (docs/MODELS.md), so this row is made up.
+    const profiled: ResolvedModel = {
+      id: "us.example.image-model-v1:0",
+      profileGeography: "us",
+      model: { ...MODEL_CATALOG[0]!, id: "example.image-model-v1:0", profiles: { us: ["us-east-1", "us-west-2"] } },
+    };
+    const bindStack = new Stack(testApp(), "Bind", { env: TEST_ENV });
+    const generator = new LambdaFunction(bindStack, "Generator", {
+      source: "generate-image",
+      description: "test",
+      timeout: Duration.seconds(10),
+    });
+
+    // Act
+    generator.bindBedrockModels([profiled, findModel("stability.stable-image-core-v1:1")!], "us-west-2");
+
+    // Assess
+    // The role's policy as CloudFormation will see it (a whole-template synth would hash the Lambda asset: seconds).
+    const policy = bindStack.resolve((generator.role.node.findChild("DefaultPolicy") as Policy).document) as {
+      Statement: { Action: string | string[]; Resource: string | string[] }[];
+    };
+    const invoke = policy.Statement.find((statement) => [statement.Action].flat().includes("bedrock:InvokeModel"));
+    expect(sortResources([invoke?.Resource ?? []].flat())).toEqual([
+      "arn:aws:bedrock:us-east-1::foundation-model/example.image-model-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/example.image-model-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-core-v1:1",
+      `arn:aws:bedrock:us-west-2:${TEST_ENV.account}:inference-profile/us.example.image-model-v1:0`,
+    ]);
   });
 });

@@ -1,12 +1,13 @@
 // Verifies how deploy parameters change the synthesized template: an existing bucket with a key prefix (no bucket
 // created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits and
-// alarm threshold (no API key or usage plan; the values reach the resources that use them).
+// alarm threshold (no API key or usage plan; the values reach the resources that use them), and an inference
+// profile with more allowed models (IAM on exactly those models, a synth warning for a legacy one).
 // It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
-import type { Template } from "aws-cdk-lib/assertions";
+import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LambdaFunction } from "../../infra/constructs/lambda-function";
 import type { CouchImagegenStack } from "../../infra/stack";
-import { grantsOf, logicalId, synthStack } from "./synth";
+import { grantsOf, logicalId, sortResources, synthStack } from "./synth";
 
 const objects = (keys: string) => `arn:aws:s3:::pgr301-couch-explorers/candidates/alice/${keys}`;
 
@@ -25,13 +26,15 @@ describe("existing bucket with a key prefix (-c bucketName=... -c keyPrefix=...)
   it("scopes every S3 grant to that bucket under the prefix", () => {
     const role = (fn: LambdaFunction) => logicalId(stack, fn.role);
     const { workflow, ingress } = stack;
-    expect(grantsOf(template, role(workflow.generateImage))["s3:PutObject"]).toEqual([objects("staging/*.png")]);
+    const staged = sortResources([objects("staging/*.png"), objects("staging/*.jpg")]);
+    const final = sortResources([objects("generated_images/*.png"), objects("generated_images/*.jpg")]);
+    expect(grantsOf(template, role(workflow.generateImage))["s3:PutObject"]).toEqual(staged);
     expect(grantsOf(template, role(workflow.storeImage))).toMatchObject({
-      "s3:GetObject": [objects("staging/*.png"), objects("generated_images/*.png")],
-      "s3:DeleteObject": [objects("staging/*.png")],
-      "s3:PutObject": [objects("generated_images/*.png")],
+      "s3:GetObject": sortResources([...staged, ...final]),
+      "s3:DeleteObject": staged,
+      "s3:PutObject": final,
     });
-    expect(grantsOf(template, role(ingress.jobStatus))["s3:GetObject"]).toEqual([objects("generated_images/*.png")]);
+    expect(grantsOf(template, role(ingress.jobStatus))["s3:GetObject"]).toEqual(final);
 
     const s3Resources = Object.values(template.findResources("AWS::IAM::Policy")).flatMap((policy) =>
       policy.Properties.PolicyDocument.Statement.filter((statement: { Action: string | string[] }) =>
@@ -41,7 +44,7 @@ describe("existing bucket with a key prefix (-c bucketName=... -c keyPrefix=...)
     expect(s3Resources.length).toBeGreaterThan(0);
     for (const resource of s3Resources) {
       expect(resource).toMatch(
-        /^arn:aws:s3:::pgr301-couch-explorers\/candidates\/alice\/(staging|generated_images)\/\*\.png$/,
+        /^arn:aws:s3:::pgr301-couch-explorers\/candidates\/alice\/(staging|generated_images)\/\*\.(png|jpg)$/,
       );
     }
   });
@@ -99,19 +102,19 @@ describe("open API, other model, region, limits and threshold, created bucket wi
     ]);
     template.hasResourceProperties("AWS::Lambda::Function", {
       ReservedConcurrentExecutions: 2,
-      Environment: {
-        Variables: { MODEL_ID: "amazon.titan-image-generator-v2:0", BEDROCK_REGION: "us-west-2", KEY_PREFIX: "team/a" },
-      },
+      Environment: { Variables: { BEDROCK_REGION: "us-west-2", KEY_PREFIX: "team/a" } },
     });
   });
 
-  it("passes the model to the definition and the retention to ValidatePrompt", () => {
-    const machine = template.findResources("AWS::StepFunctions::StateMachine");
-    expect(Object.values(machine)[0]?.Properties.DefinitionSubstitutions.ModelId).toBe(
-      "amazon.titan-image-generator-v2:0",
-    );
+  it("passes the model and the retention to ValidatePrompt", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
-      Environment: { Variables: { STATUS_RETENTION_DAYS: "7" } },
+      Environment: {
+        Variables: {
+          MODEL_ID: "amazon.titan-image-generator-v2:0",
+          ALLOWED_MODEL_IDS: "amazon.titan-image-generator-v2:0",
+          STATUS_RETENTION_DAYS: "7",
+        },
+      },
     });
   });
 
@@ -131,5 +134,52 @@ describe("open API, other model, region, limits and threshold, created bucket wi
         ],
       },
     });
+  });
+});
+
+describe("more models a request may name (-c allowedModelIds=...), one of them legacy", () => {
+  let stack: CouchImagegenStack;
+  let template: Template;
+  beforeAll(() => {
+    ({ stack, template } = synthStack({
+      modelId: "stability.stable-image-ultra-v1:1",
+      allowedModelIds: "stability.sd3-5-large-v1:0, amazon.nova-canvas-v1:0",
+    }));
+  });
+
+  it("grants InvokeModel on exactly those foundation models in bedrockRegion", () => {
+    const grants = grantsOf(template, logicalId(stack, stack.workflow.generateImage.role));
+    expect(grants["bedrock:InvokeModel"]).toEqual([
+      "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-canvas-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/stability.sd3-5-large-v1:0",
+      "arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-ultra-v1:1",
+    ]);
+  });
+
+  it("tells ValidatePrompt and start-job which models a request may name, the default first", () => {
+    const allowed = "stability.stable-image-ultra-v1:1,stability.sd3-5-large-v1:0,amazon.nova-canvas-v1:0";
+    for (const handler of ["index.handler", "index.apiHandler", "index.sqsHandler"]) {
+      const validating = template.findResources("AWS::Lambda::Function", {
+        Properties: {
+          Handler: handler,
+          Environment: { Variables: { MODEL_ID: "stability.stable-image-ultra-v1:1", ALLOWED_MODEL_IDS: allowed } },
+        },
+      });
+      expect(Object.keys(validating).length, handler).toBeGreaterThan(0);
+    }
+  });
+
+  it("warns at synth about the legacy model, naming its end of life and replacement, and about its region", () => {
+    const annotations = Annotations.fromStack(stack);
+    annotations.hasWarning(
+      "*",
+      Match.stringLikeRegexp(
+        "amazon\\.nova-canvas-v1:0 \\(Amazon Nova Canvas\\) is a legacy Bedrock model, end of life 2026-09-30.*" +
+          "Move to stability\\.stable-image-core-v1:1",
+      ),
+    );
+    annotations.hasWarning("*", Match.stringLikeRegexp("amazon\\.nova-canvas-v1:0 is not listed in us-west-2"));
+    // Only Nova Canvas is warned about: the current models are ACTIVE and served in us-west-2.
+    expect(annotations.findWarning("*", Match.stringLikeRegexp("^stability\\."))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CouchImagegenStack } from "../../infra/stack";
 import { ASL_PATH } from "../../statemachine/substitutions";
-import { grantsOf, logicalId, roleStatements, synthStack } from "./synth";
+import { grantsOf, logicalId, roleStatements, sortResources, synthStack } from "./synth";
 
 let stack: CouchImagegenStack;
 let template: Template;
@@ -96,19 +96,22 @@ describe("Lambda functions", () => {
   it("get the environment variables their handlers read", () => {
     const environment = (name: string) =>
       (resource(ids[`${name}Function`]!).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    const model = "amazon.nova-canvas-v1:0";
+    const models = {
+      MODEL_ID: "stability.stable-image-core-v1:1",
+      ALLOWED_MODEL_IDS: "stability.stable-image-core-v1:1",
+    };
     const options = { NODE_OPTIONS: "--enable-source-maps" };
-    expect(environment("validatePrompt")).toEqual({ ...options, MODEL_ID: model, STATUS_RETENTION_DAYS: "30" });
+    expect(environment("validatePrompt")).toEqual({ ...options, ...models, STATUS_RETENTION_DAYS: "30" });
+    // The request names its model: GenerateImage needs only where Bedrock is and the grant (below).
     expect(environment("generateImage")).toEqual({
       ...options,
-      MODEL_ID: model,
-      BEDROCK_REGION: "us-east-1",
+      BEDROCK_REGION: "us-west-2",
       IMAGE_BUCKET: ref(ids.bucket!),
       KEY_PREFIX: "",
     });
     expect(environment("storeImage")).toEqual({ ...options, IMAGE_BUCKET: ref(ids.bucket!), KEY_PREFIX: "" });
     for (const startJob of ["startJobApi", "startJobQueue"]) {
-      expect(environment(startJob)).toEqual({ ...options, MODEL_ID: model, STATE_MACHINE_ARN: ref(ids.stateMachine!) });
+      expect(environment(startJob)).toEqual({ ...options, ...models, STATE_MACHINE_ARN: ref(ids.stateMachine!) });
     }
     expect(environment("jobStatus")).toEqual({
       ...options,
@@ -135,18 +138,32 @@ describe("Lambda functions", () => {
 });
 
 describe("IAM: each role is allowed exactly what its code calls", () => {
-  it("GenerateImage: bedrock:InvokeModel on the configured model only, s3:PutObject on staged images only", () => {
+  it("GenerateImage: bedrock:InvokeModel on the default model only, s3:PutObject on staged images only", () => {
     expect(grantsOf(template, ids.generateImageRole!)).toEqual({
-      "bedrock:InvokeModel": ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-canvas-v1:0"],
-      "s3:PutObject": [objectsArn(ids.bucket!, "staging/*.png")],
+      "bedrock:InvokeModel": ["arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-core-v1:1"],
+      "s3:PutObject": sortResources([
+        objectsArn(ids.bucket!, "staging/*.png"),
+        objectsArn(ids.bucket!, "staging/*.jpg"),
+      ]),
     });
   });
 
   it("StoreImage: reads and deletes staged images, writes and checks final images, nothing else", () => {
     expect(grantsOf(template, ids.storeImageRole!)).toEqual({
-      "s3:GetObject": [objectsArn(ids.bucket!, "staging/*.png"), objectsArn(ids.bucket!, "generated_images/*.png")],
-      "s3:DeleteObject": [objectsArn(ids.bucket!, "staging/*.png")],
-      "s3:PutObject": [objectsArn(ids.bucket!, "generated_images/*.png")],
+      "s3:GetObject": sortResources([
+        objectsArn(ids.bucket!, "staging/*.png"),
+        objectsArn(ids.bucket!, "staging/*.jpg"),
+        objectsArn(ids.bucket!, "generated_images/*.png"),
+        objectsArn(ids.bucket!, "generated_images/*.jpg"),
+      ]),
+      "s3:DeleteObject": sortResources([
+        objectsArn(ids.bucket!, "staging/*.png"),
+        objectsArn(ids.bucket!, "staging/*.jpg"),
+      ]),
+      "s3:PutObject": sortResources([
+        objectsArn(ids.bucket!, "generated_images/*.png"),
+        objectsArn(ids.bucket!, "generated_images/*.jpg"),
+      ]),
     });
   });
 
@@ -181,7 +198,10 @@ describe("IAM: each role is allowed exactly what its code calls", () => {
     expect(grantsOf(template, ids.jobStatusRole!)).toEqual({
       "dynamodb:GetItem": [arnOf(ids.table!)],
       "states:DescribeExecution": [executionsArn(ids.stateMachine!)],
-      "s3:GetObject": [objectsArn(ids.bucket!, "generated_images/*.png")],
+      "s3:GetObject": sortResources([
+        objectsArn(ids.bucket!, "generated_images/*.png"),
+        objectsArn(ids.bucket!, "generated_images/*.jpg"),
+      ]),
     });
   });
 
@@ -377,7 +397,6 @@ describe("state machine", () => {
       GenerateImageFunctionArn: arnOf(ids.generateImageFunction!),
       StoreImageFunctionArn: arnOf(ids.storeImageFunction!),
       JobStatusTableName: ref(ids.table!),
-      ModelId: "amazon.nova-canvas-v1:0",
     });
   });
 

@@ -64,7 +64,10 @@ export function roleStatements(
   );
 }
 
-/** Actions a role is allowed, each with the resources it is allowed on (X-Ray and log writing left out). */
+/**
+ * Actions a role is allowed, each with the resources it is allowed on, sorted by their JSON text (CDK merges and
+ * orders statements as it likes). X-Ray and log writing are left out.
+ */
 export function grantsOf(template: Template, roleLogicalId: string): Record<string, unknown[]> {
   const grants: Record<string, unknown[]> = {};
   for (const statement of roleStatements(template, roleLogicalId)) {
@@ -74,5 +77,11 @@ export function grantsOf(template: Template, roleLogicalId: string): Record<stri
       grants[action] = [...(grants[action] ?? []), ...[statement.Resource].flat()];
     }
   }
+  for (const resources of Object.values(grants)) sortResources(resources);
   return grants;
+}
+
+/** Sorts IAM resources (strings or CloudFormation functions) by their JSON text, in place, as `grantsOf` does. */
+export function sortResources<T>(resources: T[]): T[] {
+  return resources.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }

@@ -1,5 +1,5 @@
 // Checks the ASL file itself: valid Amazon States Language (asl-validator), JSONPath only, and the rules of
-// DESIGN.md that a run cannot show on its own: every Retry has FULL jitter and a cap, every task and the machine
+// docs/ARCHITECTURE.md that a run cannot show on its own: every Retry has FULL jitter and a cap, every task and the machine
 // has a timeout, the retry table's errors and schedules. It cannot prove AWS accepts the file (synth does not call AWS).
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
@@ -32,7 +32,6 @@ const definition = loadDefinition({
   GenerateImageFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:generate-image",
   StoreImageFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:store-image",
   JobStatusTableName: "JobStatus",
-  ModelId: "amazon.nova-canvas-v1:0",
 }) as { StartAt: string; TimeoutSeconds?: number; QueryLanguage?: string; States: Record<string, State> };
 const states = Object.entries(definition.States);
 const tasks = states.filter(([, state]) => state.Type === "Task");
@@ -147,9 +146,14 @@ describe("image-pipeline.asl.json", () => {
     }
   });
 
-  it("routes InvalidPrompt to RecordRejected and every other failure of the main path to RecordFailed", () => {
+  it("routes InvalidPrompt and ContentBlocked to RecordRejected and every other failure of the main path to RecordFailed", () => {
     expect(definition.States.ValidatePrompt?.Catch?.[0]).toMatchObject({
       ErrorEquals: ["InvalidPrompt"],
+      Next: "RecordRejected",
+    });
+    // Before the catch-all: Catch entries are tried in order.
+    expect(definition.States.GenerateImage?.Catch?.[0]).toMatchObject({
+      ErrorEquals: ["ContentBlocked"],
       Next: "RecordRejected",
     });
     for (const name of ["ValidatePrompt", "RecordRunning", "GenerateImage", "StoreImage", "RecordSucceeded"]) {

@@ -7,11 +7,12 @@ import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { awsError, bedrockImageResponse } from "../fixtures/tiny-png";
+import { awsError, bedrockImageResponse, stabilityResponse } from "../fixtures/tiny-png";
 import {
   BUCKET,
   KEY_PREFIX,
   MODEL_ID,
+  MODELS,
   pipelineRunner,
   retriesOf,
   runJob,
@@ -68,6 +69,8 @@ describe("happy path", () => {
         ":prompt": { S: "the Eiffel tower at dusk" },
         ":source": { S: "api" },
         ":modelId": { S: MODEL_ID },
+        ":aspectRatio": { S: "1:1" },
+        ":outputFormat": { S: "png" },
       }),
     });
     expect(lastStatusWrite()?.ExpressionAttributeValues?.[":s3Uri"]).toEqual({
@@ -84,6 +87,48 @@ describe("happy path", () => {
       CopySource: `${BUCKET}/${KEY_PREFIX}/staging/job-happy.png`,
     });
     expect(s3.commandCalls(DeleteObjectCommand)[0]?.args[0].input.Key).toBe(`${KEY_PREFIX}/staging/job-happy.png`);
+  });
+
+  it("writes a JPEG under .jpg keys and records the seed the model reports, not the one asked", async () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]).toString("base64");
+    bedrock.on(InvokeModelCommand).resolves({ body: stabilityResponse(987_654, null, jpeg) } as never);
+
+    const { outcome } = await runJob(pipelineRunner(), "job-jpeg", {
+      prompt: "Matterhorn",
+      seed: 0,
+      aspectRatio: "16:9",
+      outputFormat: "jpeg",
+    });
+
+    expect(outcome.status).toBe("SUCCEEDED");
+    const body = JSON.parse(String(bedrock.commandCalls(InvokeModelCommand)[0]?.args[0].input.body));
+    expect(body).toMatchObject({ seed: 0, aspect_ratio: "16:9", output_format: "jpeg" });
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input).toMatchObject({
+      Key: `${KEY_PREFIX}/staging/job-jpeg.jpg`,
+      ContentType: "image/jpeg",
+    });
+    expect(s3.commandCalls(CopyObjectCommand)[0]?.args[0].input.Key).toBe(
+      `${KEY_PREFIX}/generated_images/job-jpeg.jpg`,
+    );
+    expect(lastStatusWrite()?.ExpressionAttributeValues).toMatchObject({
+      ":s3Uri": { S: `s3://${BUCKET}/${KEY_PREFIX}/generated_images/job-jpeg.jpg` },
+      ":seed": { N: "987654" },
+    });
+  });
+
+  it("generates with the model a request names, when the deployment allows it", async () => {
+    const { outcome } = await runJob(pipelineRunner(), "job-ultra", {
+      prompt: "Angkor Wat",
+      model: "stability.stable-image-ultra-v1:1",
+    });
+
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(bedrock.commandCalls(InvokeModelCommand)[0]?.args[0].input.modelId).toBe(
+      "stability.stable-image-ultra-v1:1",
+    );
+    expect(dynamodb.commandCalls(UpdateItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[":modelId"]).toEqual({
+      S: "stability.stable-image-ultra-v1:1",
+    });
   });
 
   it("keeps the image bytes out of the state payload", async () => {
@@ -166,17 +211,55 @@ describe("Bedrock retries", () => {
     expect(retriesOf(events, "GenerateImage")).toHaveLength(1);
   });
 
-  it("does not retry a content-filter refusal: one call, FAILED with ContentBlocked", async () => {
-    bedrock
-      .on(InvokeModelCommand)
-      .rejects(awsError("ValidationException", "This request has been blocked by our content filters.", 400));
+  it("records a Stability content-filter refusal (finish reason) as REJECTED with the reason: one call, no image", async () => {
+    bedrock.on(InvokeModelCommand).resolves({ body: stabilityResponse(7, "Filter reason: prompt") } as never);
 
     const { outcome, events } = await runJob(pipelineRunner(), "job-blocked", { prompt: "something blocked" });
 
     expect(outcome).toMatchObject({ status: "FAILED", error: "ContentBlocked" });
+    expect(statesEntered(events).slice(-3)).toEqual(["GenerateImage", "RecordRejected", "Rejected"]);
+    expect(statusWrites()).toEqual(["RUNNING", "REJECTED"]);
     expect(bedrock.commandCalls(InvokeModelCommand)).toHaveLength(1);
     expect(retriesOf(events, "GenerateImage")).toHaveLength(0);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(lastStatusWrite()?.ExpressionAttributeValues?.[":error"]).toEqual({ S: "ContentBlocked" });
+    expect(lastStatusWrite()?.ExpressionAttributeValues?.[":cause"]?.S).toContain("Filter reason: prompt");
+  });
+
+  it("records a legacy model's content-filter refusal (ValidationException) as REJECTED too", async () => {
+    bedrock
+      .on(InvokeModelCommand)
+      .rejects(awsError("ValidationException", "This request has been blocked by our content filters.", 400));
+
+    const { outcome } = await runJob(pipelineRunner(), "job-blocked-nova", {
+      prompt: "something blocked",
+      model: "amazon.nova-canvas-v1:0",
+    });
+
+    expect(outcome).toMatchObject({ status: "FAILED", error: "ContentBlocked" });
+    expect(statusWrites()).toEqual(["RUNNING", "REJECTED"]);
+    expect(bedrock.commandCalls(InvokeModelCommand)).toHaveLength(1);
+  });
+
+  it("fails an end-of-life model at once with a message that names the deploy parameter to change", async () => {
+    bedrock
+      .on(InvokeModelCommand)
+      .rejects(
+        awsError(
+          "ResourceNotFoundException",
+          "This model version has reached the end of its life. Please refer to the AWS documentation for more details.",
+          404,
+        ),
+      );
+
+    const { outcome, events } = await runJob(pipelineRunner(), "job-eol", { prompt: "Petra" });
+
+    expect(outcome).toMatchObject({ status: "FAILED", error: "ModelUnavailable" });
+    expect(retriesOf(events, "GenerateImage")).toHaveLength(0);
+    expect(statusWrites()).toEqual(["RUNNING", "FAILED"]);
+    const cause = lastStatusWrite()?.ExpressionAttributeValues?.[":cause"]?.S ?? "";
+    expect(cause).toContain("end of its life");
+    expect(cause).toContain("deploy parameter modelId");
   });
 
   it("does not retry another Bedrock validation error", async () => {
@@ -224,8 +307,7 @@ describe("Lambda service errors", () => {
           throw error;
         }
         const { validatePromptStep } = await import("../../functions/validate-prompt/validate-prompt");
-        const { imageModelLimits } = await import("../../functions/shared/image-models");
-        return validatePromptStep(event as never, { limits: imageModelLimits(MODEL_ID), retentionDays: 30 });
+        return validatePromptStep(event as never, { models: MODELS, retentionDays: 30 });
       },
     });
     const { outcome, events } = await runJob(runner, "job-lambda-throttled", { prompt: "Colosseum" });
@@ -315,7 +397,7 @@ describe("status writes", () => {
   });
 
   it("fails the execution itself when even RecordFailed cannot write (the alarm and EventBridge rule report it)", async () => {
-    bedrock.on(InvokeModelCommand).rejects(awsError("ValidationException", "blocked by our content filters", 400));
+    bedrock.on(InvokeModelCommand).rejects(awsError("ValidationException", "width must be a multiple of 16", 400));
     dynamodb
       .on(UpdateItemCommand)
       .resolvesOnce({})

@@ -2,7 +2,7 @@ import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { generateImage } from "../../functions/generate-image/generate-image";
-import { imageModelLimits } from "../../functions/shared/image-models";
+import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../../functions/shared/models/catalog";
 import { storeImage } from "../../functions/store-image/store-image";
 import { validatePromptStep } from "../../functions/validate-prompt/validate-prompt";
 import { localDefinition, scaleRetryIntervals } from "../../local/state-machine-definition";
@@ -13,7 +13,9 @@ import {
   withReservedConcurrency,
 } from "../../local/state-machine-runner";
 
-export const MODEL_ID = "amazon.nova-canvas-v1:0";
+export const MODEL_ID = DEFAULT_MODEL_ID;
+/** Every catalog model may be named in a request, as a deployment with them all in allowedModelIds. */
+export const MODELS = { defaultModelId: MODEL_ID, allowedModelIds: MODEL_CATALOG.map((model) => model.id) };
 export const BUCKET = "couch-images";
 export const KEY_PREFIX = "candidate-7";
 export const TABLE = "JobStatus";
@@ -31,15 +33,14 @@ export function pipelineRunner(
   const s3 = new S3Client({ region: "eu-west-1" });
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const dynamodb = new DynamoDBClient({ region: "eu-west-1" });
-  const limits = imageModelLimits(MODEL_ID);
-  const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, TABLE, MODEL_ID), 0.001);
+  const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, TABLE), 0.001);
   const functions: Record<string, LocalFunction> = {
     [`${FUNCTION_ARN}:validate-prompt`]:
-      overrides.validate ?? (async (event) => validatePromptStep(event as never, { limits, retentionDays: 30 })),
+      overrides.validate ??
+      (async (event) => validatePromptStep(event as never, { models: MODELS, retentionDays: 30 })),
     [`${FUNCTION_ARN}:generate-image`]: withReservedConcurrency(
       overrides.generate ??
-        ((event) =>
-          generateImage(event as never, { bedrock, s3, modelId: MODEL_ID, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
+        ((event) => generateImage(event as never, { bedrock, s3, bucket: BUCKET, keyPrefix: KEY_PREFIX })),
       generateConcurrency,
     ),
     [`${FUNCTION_ARN}:store-image`]:

@@ -1,12 +1,21 @@
-// Verifies the shared helpers every Lambda leans on: the S3 key layout, jobId rules and execution ARNs, environment
-// reading, the per-model limits table and the AWS error classifiers. Pure functions, no AWS calls; it cannot tell
-// whether AWS still documents these limits (the model table is checked against our own copy of the docs only).
+// Verifies the shared helpers every Lambda leans on: the S3 key layout per output format, jobId rules and execution
+// ARNs, environment reading, the deployment's model choice read from MODEL_ID / ALLOWED_MODEL_IDS, and the AWS error
+// classifiers. Pure functions, no AWS calls; it cannot verify that the stack sets these variables (the infra tests
+// do) or that the models named are ones the account may invoke. The model catalog is in model-families.test.ts.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../../functions/shared/aws-errors";
 import { optionalEnv, requireEnv } from "../../functions/shared/environment";
-import { imageKey, parseS3Uri, prefixPath, s3Uri, stagingKey } from "../../functions/shared/image-keys";
-import { imageModelLimits, SUPPORTED_MODEL_IDS } from "../../functions/shared/image-models";
+import {
+  IMAGE_FORMATS,
+  imageKey,
+  outputFormatOf,
+  parseS3Uri,
+  prefixPath,
+  s3Uri,
+  stagingKey,
+} from "../../functions/shared/image-keys";
 import { executionArnFor, isValidJobId } from "../../functions/shared/job-id";
+import { modelChoiceEnvironment, modelChoiceFromEnv } from "../../functions/shared/model-choice-env";
 import { awsError } from "../fixtures/tiny-png";
 
 describe("image-keys", () => {
@@ -21,6 +30,33 @@ describe("image-keys", () => {
     // Assess
     expect(final).toBe("candidate-7/generated_images/job-1.png");
     expect(staged).toBe("candidate-7/staging/job-1.png");
+  });
+
+  it("uses .jpg for JPEG and .png for PNG, the default, in both the final and the staging key", () => {
+    expect(imageKey("candidate-7", "job-1", "jpeg")).toBe("candidate-7/generated_images/job-1.jpg");
+    expect(stagingKey("candidate-7", "job-1", "jpeg")).toBe("candidate-7/staging/job-1.jpg");
+    expect(imageKey("", "job-1", "png")).toBe("generated_images/job-1.png");
+    expect(stagingKey("/team/", "job-1", "png")).toBe("team/staging/job-1.png");
+  });
+
+  it("gives each format its Content-Type and leading bytes", () => {
+    expect(IMAGE_FORMATS.png).toMatchObject({ extension: ".png", contentType: "image/png" });
+    expect(IMAGE_FORMATS.png.signature).toEqual(Buffer.from("89504e470d0a1a0a", "hex"));
+    expect(IMAGE_FORMATS.jpeg).toMatchObject({ extension: ".jpg", contentType: "image/jpeg" });
+    expect(IMAGE_FORMATS.jpeg.signature).toEqual(Buffer.from("ffd8ff", "hex"));
+  });
+
+  it.each([
+    [undefined, "png"],
+    [null, "png"],
+    ["png", "png"],
+    ["jpeg", "jpeg"],
+  ])("reads the output format %j of a state payload as %s", (value, format) => {
+    expect(outputFormatOf(value)).toBe(format);
+  });
+
+  it.each(["../x", "jpg", "PNG", "", 1, {}])("refuses the output format %j of a state payload", (value) => {
+    expect(() => outputFormatOf(value)).toThrow(`Unknown output format ${JSON.stringify(value)}: expected png or jpeg`);
   });
 
   it("normalises leading and trailing slashes of the prefix and drops an empty one", () => {
@@ -124,55 +160,63 @@ describe("environment", () => {
   });
 });
 
-describe("image-models", () => {
-  it("gives Nova Canvas its 1024-character prompt, seed, size and quality limits", () => {
+describe("model-choice-env", () => {
+  const CORE = "stability.stable-image-core-v1:1";
+  const NOVA = "amazon.nova-canvas-v1:0";
+  const TITAN = "amazon.titan-image-generator-v2:0";
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("requires MODEL_ID, saying which variable is missing", () => {
+    // Prepare
+    vi.stubEnv("MODEL_ID", undefined);
+    vi.stubEnv("ALLOWED_MODEL_IDS", NOVA);
+
+    // Act + Assess
+    expect(() => modelChoiceFromEnv()).toThrow("MODEL_ID environment variable is not set");
+  });
+
+  it.each([
+    ["unset", undefined],
+    ["empty", ""],
+  ])("allows only the default when ALLOWED_MODEL_IDS is %s", (_kind, allowed) => {
+    // Prepare
+    vi.stubEnv("MODEL_ID", CORE);
+    vi.stubEnv("ALLOWED_MODEL_IDS", allowed);
+
     // Act
-    const limits = imageModelLimits("amazon.nova-canvas-v1:0");
+    const models = modelChoiceFromEnv();
 
     // Assess
-    expect(limits).toMatchObject({
-      family: "nova-canvas",
-      maxPromptLength: 1024,
-      maxSeed: 858_993_459,
-      sizes: { kind: "range", min: 320, max: 4096, multipleOf: 16, maxPixels: 4_194_304, maxAspectRatio: 4 },
-      defaultWidth: 1024,
-      defaultHeight: 1024,
-      qualities: ["standard", "premium"],
-    });
+    expect(models).toEqual({ defaultModelId: CORE, allowedModelIds: [CORE] });
   });
 
-  it.each(["amazon.titan-image-generator-v2:0", "amazon.titan-image-generator-v1"])(
-    "gives %s Titan's 512-character prompt and its list of sizes",
-    (modelId) => {
-      // Act
-      const limits = imageModelLimits(modelId);
+  it("puts the default first, drops copies of it, trims ids and ignores blanks", () => {
+    // Prepare
+    vi.stubEnv("MODEL_ID", CORE);
+    vi.stubEnv("ALLOWED_MODEL_IDS", ` ${NOVA} ,,${CORE}, ,${TITAN},${CORE} `);
 
-      // Assess
-      expect(limits.family).toBe("titan-image");
-      expect(limits.maxPromptLength).toBe(512);
-      expect(limits.maxSeed).toBe(2_147_483_646);
-      expect(limits.sizes.kind).toBe("list");
-      expect(limits.sizes.kind === "list" && limits.sizes.allowed).toContainEqual([1024, 1024]);
-    },
-  );
-
-  it("recognises cross-region inference profile ids", () => {
-    expect(imageModelLimits("us.amazon.nova-canvas-v1:0").family).toBe("nova-canvas");
-    expect(imageModelLimits("eu.amazon.titan-image-generator-v2:0").family).toBe("titan-image");
-  });
-
-  it("resolves every model id it claims to support", () => {
-    for (const modelId of SUPPORTED_MODEL_IDS) {
-      expect(() => imageModelLimits(modelId)).not.toThrow();
-    }
-  });
-
-  it("refuses a model it cannot speak to and lists the supported ones", () => {
     // Act
-    const attempt = () => imageModelLimits("stability.sd3-large-v1:0");
+    const models = modelChoiceFromEnv();
 
     // Assess
-    expect(attempt).toThrow(/Model "stability\.sd3-large-v1:0" is not supported: use one of amazon\.nova-canvas-v1:0/);
+    expect(models).toEqual({ defaultModelId: CORE, allowedModelIds: [CORE, NOVA, TITAN] });
+  });
+
+  it("writes the environment it reads back: the default, and every allowed id comma-separated", () => {
+    // Prepare
+    const models = { defaultModelId: NOVA, allowedModelIds: [NOVA, CORE] };
+
+    // Act
+    const environment = modelChoiceEnvironment(models);
+    vi.stubEnv("MODEL_ID", environment.MODEL_ID);
+    vi.stubEnv("ALLOWED_MODEL_IDS", environment.ALLOWED_MODEL_IDS);
+
+    // Assess
+    expect(environment).toEqual({ MODEL_ID: NOVA, ALLOWED_MODEL_IDS: `${NOVA},${CORE}` });
+    expect(modelChoiceFromEnv()).toEqual(models);
   });
 });
 

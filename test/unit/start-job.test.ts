@@ -11,7 +11,7 @@ import {
 import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { imageModelLimits } from "../../functions/shared/image-models";
+import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../../functions/shared/models/catalog";
 import { handleGenerateImageRequest, MAX_BODY_BYTES } from "../../functions/start-job/api-adapter";
 import { fieldsFromMessageBody, handleSqsBatch, jobIdForMessage } from "../../functions/start-job/sqs-adapter";
 import { buildJobInput, JobConflictError, startJob } from "../../functions/start-job/start-job";
@@ -26,7 +26,11 @@ const DOMAIN = "abc123.execute-api.eu-west-1.amazonaws.com";
 const sfn = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
 const sfnMock = mockClient(sfn);
 const deps = { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => NOW };
-const apiDeps = { ...deps, limits: imageModelLimits("amazon.nova-canvas-v1:0") };
+const NOVA_CANVAS = "amazon.nova-canvas-v1:0";
+const apiDeps = {
+  ...deps,
+  models: { defaultModelId: DEFAULT_MODEL_ID, allowedModelIds: MODEL_CATALOG.map((model) => model.id) },
+};
 
 function alreadyExists(jobId: string): ExecutionAlreadyExists {
   return new ExecutionAlreadyExists({
@@ -272,7 +276,13 @@ describe("handleGenerateImageRequest (API adapter)", () => {
 
   it("forwards the trimmed prompt and negativePrompt and the other request fields", async () => {
     // Prepare
-    const body = JSON.stringify({ prompt: "  a lighthouse \n", negativePrompt: " fog ", seed: 7, quality: "premium" });
+    const body = JSON.stringify({
+      prompt: "  a lighthouse \n",
+      negativePrompt: " fog ",
+      seed: 7,
+      quality: "premium",
+      model: NOVA_CANVAS,
+    });
 
     // Act
     await handleGenerateImageRequest(apiEvent({ body }), apiDeps);
@@ -284,6 +294,7 @@ describe("handleGenerateImageRequest (API adapter)", () => {
       negativePrompt: "fog",
       seed: 7,
       quality: "premium",
+      model: NOVA_CANVAS,
       source: "api",
       requestedAt: NOW.toISOString(),
     });
@@ -419,8 +430,8 @@ describe("handleGenerateImageRequest (API adapter)", () => {
   });
 
   it("counts the limit in UTF-8 bytes, after base64 decoding", async () => {
-    // Prepare: 9,000 'æ' make a JSON body of 9,014 characters but 18,014 UTF-8 bytes.
-    const body = JSON.stringify({ prompt: "æ".repeat(9000) });
+    // Prepare: 45,000 'æ' make a JSON body of 45,014 characters but 90,014 UTF-8 bytes.
+    const body = JSON.stringify({ prompt: "æ".repeat(45_000) });
 
     // Act
     const result = await handleGenerateImageRequest(
@@ -477,13 +488,13 @@ describe("handleGenerateImageRequest (API adapter)", () => {
     // Assess
     expect(one.statusCode).toBe(400);
     expect(bodyOf(one).message).toBe(
-      'Unknown field "style"; accepted fields: prompt, negativePrompt, seed, width, height, quality',
+      'Unknown field "style"; accepted fields: prompt, negativePrompt, seed, aspectRatio, width, height, outputFormat, quality, model',
     );
     expect(bodyOf(two).message).toMatch(/^Unknown fields "style", "steps"; accepted fields: /);
   });
 
   it.each([
-    ["a missing prompt", {}, '"prompt" is required: a non-empty string of at most 1024 characters'],
+    ["a missing prompt", {}, '"prompt" is required: a non-empty string of at most 10000 characters'],
     ["a prompt that is not a string", { prompt: 42 }, '"prompt" must be a string, got a number'],
     ["a whitespace prompt", { prompt: "   " }, '"prompt" is empty: send at least one non-whitespace character'],
     [
@@ -492,11 +503,30 @@ describe("handleGenerateImageRequest (API adapter)", () => {
       '"prompt" contains the control character U+0007 at position 4; only printable text, tabs and line breaks are accepted',
     ],
     [
-      "a prompt over the model's limit",
-      { prompt: "a".repeat(1025) },
-      '"prompt" is 1025 characters long; this model (nova-canvas) accepts at most 1024',
+      "a prompt over the default model's limit",
+      { prompt: "a".repeat(10_001) },
+      '"prompt" is 10001 characters long; Stable Image Core (stability.stable-image-core-v1:1) accepts at most 10000',
     ],
-    ["a seed out of range", { prompt: "x", seed: -1 }, '"seed" must be an integer from 0 to 858993459, got -1'],
+    [
+      "a prompt over the named model's limit",
+      { prompt: "a".repeat(1025), model: NOVA_CANVAS },
+      '"prompt" is 1025 characters long; Amazon Nova Canvas (amazon.nova-canvas-v1:0) accepts at most 1024',
+    ],
+    [
+      "a seed out of range",
+      { prompt: "x", seed: -1 },
+      '"seed" must be an integer from 0 to 4294967294 for Stable Image Core (stability.stable-image-core-v1:1) (0 lets the model pick one), got -1',
+    ],
+    [
+      "a pixel size for a model that takes an aspect ratio",
+      { prompt: "x", width: 1024, height: 1024 },
+      'Stable Image Core (stability.stable-image-core-v1:1) takes no pixel size ("width", "height"): send "aspectRatio", one of 16:9, 1:1, 21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21',
+    ],
+    [
+      "a model the deployment does not offer",
+      { prompt: "x", model: "stability.sd3-large-v1:0" },
+      '"model" "stability.sd3-large-v1:0" is not a model this pipeline speaks; accepted: stability.stable-image-core-v1:1, stability.stable-image-ultra-v1:1, stability.sd3-5-large-v1:0, amazon.nova-canvas-v1:0, amazon.titan-image-generator-v2:0, amazon.titan-image-generator-v1 (omit "model" for stability.stable-image-core-v1:1)',
+    ],
   ])("answers 400 with the validation message for %s", async (_kind, fields, message) => {
     // Act
     const result = await handleGenerateImageRequest(apiEvent({ body: JSON.stringify(fields) }), apiDeps);

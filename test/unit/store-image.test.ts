@@ -1,5 +1,5 @@
-// Verifies the StoreImage core: server-side copy of the staged PNG to its final key (metadata kept), then delete of
-// the staging object; the idempotent retry when a previous attempt already promoted it; and which S3 failures become
+// Verifies the StoreImage core: server-side copy of the staged image (PNG, or JPEG under .jpg) to its final key
+// (metadata kept), then delete of the staging object; that an unknown output format is refused before any S3 call; the idempotent retry when a previous attempt already promoted it; and which S3 failures become
 // the retried S3TransientError versus a final S3Error or StagedImageMissing. S3 is an aws-sdk-client-mock mock: this
 // cannot prove real S3's CopySource encoding rules or its error names beyond the ones written into these fixtures.
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -83,6 +83,54 @@ describe("storeImage: success", () => {
     }
     expect(s3Mock.commandCalls(DeleteObjectCommand)[0]?.args[0].input).toEqual({ Bucket: BUCKET, Key: STAGING_KEY });
   });
+
+  it("copies staging/{jobId}.jpg to generated_images/{jobId}.jpg for outputFormat jpeg", async () => {
+    // Act
+    const result = await storeImage({ ...event, outputFormat: "jpeg" }, deps);
+
+    // Assess
+    expect(result).toEqual({
+      bucket: BUCKET,
+      key: "candidate-7/generated_images/job-1.jpg",
+      s3Uri: `s3://${BUCKET}/candidate-7/generated_images/job-1.jpg`,
+    });
+    expect(s3Mock.commandCalls(CopyObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: "candidate-7/generated_images/job-1.jpg",
+      CopySource: `${BUCKET}/candidate-7/staging/job-1.jpg`,
+      MetadataDirective: "COPY",
+    });
+    expect(s3Mock.commandCalls(DeleteObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: "candidate-7/staging/job-1.jpg",
+    });
+  });
+
+  it.each([
+    ["absent", {}],
+    ["png", { outputFormat: "png" as const }],
+  ])("uses .png keys when outputFormat is %s", async (_kind, format) => {
+    // Act
+    const result = await storeImage({ ...event, ...format }, deps);
+
+    // Assess
+    expect(result.key).toBe(FINAL_KEY);
+    expect(s3Mock.commandCalls(CopyObjectCommand)[0]?.args[0].input.CopySource).toBe(`${BUCKET}/${STAGING_KEY}`);
+  });
+
+  it.each(["../x", "gif", "PNG", ""])(
+    "refuses the unknown outputFormat %j before any S3 call",
+    async (outputFormat) => {
+      // Prepare: a state payload is not typed; this one names a format the pipeline never writes.
+      const tampered = { ...event, outputFormat } as unknown as StoreImageEvent;
+
+      // Act + Assess
+      await expect(storeImage(tampered, deps)).rejects.toThrow(
+        `Unknown output format ${JSON.stringify(outputFormat)}: expected png or jpeg`,
+      );
+      expect(s3Mock.calls()).toHaveLength(0);
+    },
+  );
 
   it("succeeds on a retry whose earlier attempt already promoted the image (copy NoSuchKey, final exists)", async () => {
     // Prepare

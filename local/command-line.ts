@@ -4,7 +4,12 @@ import { parseArgs } from "node:util";
 export interface FlagSpec {
   readonly type: "string" | "boolean";
   readonly description: string;
+  /** The flag may be given more than once; its value is then the list of every one given. */
+  readonly multiple?: boolean;
 }
+
+/** What `parse` returns for a flag: the list of values for a repeatable flag. */
+export type FlagValue<Spec extends FlagSpec> = Spec extends { multiple: true } ? string[] : string | boolean;
 
 /** Parsing and help for `npm start` and `npm run bench`: one usage format, one way to fail on a bad flag. */
 export class CommandLine<Flags extends Record<string, FlagSpec>> {
@@ -30,11 +35,11 @@ export class CommandLine<Flags extends Record<string, FlagSpec>> {
   }
 
   /** The flags given on the command line; an unknown flag or a positional argument fails with the usage. */
-  parse(args: string[] = process.argv.slice(2)): Partial<Record<keyof Flags, string | boolean>> {
+  parse(args: string[] = process.argv.slice(2)): { [Flag in keyof Flags]?: FlagValue<Flags[Flag]> } {
     try {
-      return parseArgs({ args, options: this.flags, strict: true, allowPositionals: false }).values as Partial<
-        Record<keyof Flags, string | boolean>
-      >;
+      return parseArgs({ args, options: this.flags, strict: true, allowPositionals: false }).values as {
+        [Flag in keyof Flags]?: FlagValue<Flags[Flag]>;
+      };
     } catch (error) {
       this.fail(error instanceof Error ? error.message : String(error));
     }

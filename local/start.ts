@@ -1,4 +1,6 @@
 // `npm start`: the whole pipeline on this machine, on loopback, with no AWS account. Flags are listed by --help.
+import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG } from "../functions/shared/models/catalog";
+import { LIFECYCLE_STATUSES, type StandInLifecycleStatus } from "./bedrock-stand-in";
 import { CommandLine } from "./command-line";
 import { DEFAULT_PORTS, type LocalPorts, type LocalStack, PortInUseError, startLocalStack } from "./local-stack";
 
@@ -16,7 +18,11 @@ const FLAGS = {
   "dynamodb-port": { type: "string", description: `DynamoDB emulator (default ${DEFAULT_PORTS.dynamodb})` },
   "sns-port": { type: "string", description: `SNS emulator (default ${DEFAULT_PORTS.sns})` },
   "bedrock-port": { type: "string", description: `Bedrock stand-in (default ${DEFAULT_PORTS.bedrock})` },
-  "model-id": { type: "string", description: "model whose request rules apply (default amazon.nova-canvas-v1:0)" },
+  "model-id": { type: "string", description: `the deployment's default model (default ${DEFAULT_MODEL_ID})` },
+  "allowed-model-ids": {
+    type: "string",
+    description: "comma-separated models a request may name in `model` (default: every model in the catalog)",
+  },
   "key-prefix": { type: "string", description: "S3 key prefix (default local)" },
   "api-key": { type: "string", description: "require this x-api-key on the local API (default: none)" },
   "retry-time-scale": { type: "string", description: "multiply the state machine's retry intervals (default 1)" },
@@ -41,6 +47,12 @@ const FLAGS = {
   "bedrock-block-word": {
     type: "string",
     description: "prompts containing it are refused by the 'content filter' (default forbidden-landmark)",
+  },
+  "bedrock-model-status": {
+    type: "string",
+    multiple: true,
+    description:
+      "<modelId>=ACTIVE|LEGACY|EOL, repeatable (env: comma-separated): EOL models are refused (default: catalog)",
   },
   quiet: { type: "boolean", description: "do not log each request" },
 } as const;
@@ -69,6 +81,28 @@ function parseFlags() {
     return typeof raw === "string" && raw !== "" ? raw : undefined;
   };
   const flag = (name: keyof typeof FLAGS) => read(name) === true || read(name) === "true" || read(name) === "1";
+  const modelStatuses = (): Record<string, StandInLifecycleStatus> | undefined => {
+    const given = values["bedrock-model-status"] ?? process.env[envName("bedrock-model-status")]?.split(",");
+    const entries = (given ?? []).map((entry) => entry.trim()).filter((entry) => entry !== "");
+    if (entries.length === 0) return undefined;
+    return Object.fromEntries(
+      entries.map((entry) => {
+        const [modelId = "", status = "", ...rest] = entry.split("=");
+        const known = LIFECYCLE_STATUSES.find((accepted) => accepted === status.toUpperCase());
+        if (modelId === "" || !known || rest.length > 0) {
+          return fail(
+            `--bedrock-model-status must be <modelId>=<${LIFECYCLE_STATUSES.join("|")}>, e.g. amazon.nova-canvas-v1:0=EOL; got ${JSON.stringify(entry)}`,
+          );
+        }
+        if (!findModel(modelId)) {
+          return fail(
+            `--bedrock-model-status: ${JSON.stringify(modelId)} is not a model in the catalog; use one of ${MODEL_CATALOG.map((model) => model.id).join(", ")}`,
+          );
+        }
+        return [modelId, known];
+      }),
+    );
+  };
   const ports: Partial<LocalPorts> = {};
   const portFlags = [
     ["api", "api-port"],
@@ -91,6 +125,7 @@ function parseFlags() {
       timeoutRate: number("bedrock-timeout-rate", 0, 1),
       serverErrorRate: number("bedrock-server-error-rate", 0, 1),
       contentFilterWord: text("bedrock-block-word"),
+      modelLifecycle: modelStatuses(),
     }).filter(([, value]) => value !== undefined),
   );
   return {
@@ -101,6 +136,10 @@ function parseFlags() {
       dataDir: text("data-dir"),
       ports,
       modelId: text("model-id"),
+      allowedModelIds: text("allowed-model-ids")
+        ?.split(",")
+        .map((id) => id.trim())
+        .filter((id) => id !== ""),
       keyPrefix: text("key-prefix"),
       apiKey: text("api-key"),
       retryTimeScale: number("retry-time-scale", 0.0001, 100),
@@ -129,7 +168,8 @@ ${resumed}${redelivered}
   S3                  ${stack.s3Url}        bucket ${stack.bucket}, images under ${stack.keyPrefix}/generated_images/
   DynamoDB            ${stack.dynamodbUrl}        table ${stack.tableName}
   SNS (alerts)        ${stack.snsUrl}        topic ${stack.alertsTopicArn}
-  Bedrock STAND-IN    ${stack.bedrockUrl}        NOT a model: deterministic placeholder PNGs
+  Bedrock STAND-IN    ${stack.bedrockUrl}        NOT a model: deterministic placeholder images
+  Models              default ${stack.modelId}; a request may name any of ${stack.allowedModelIds.length} in "model" (docs/MODELS.md)
   Data                ${stack.dataDir}        (npm start -- --fresh starts empty)
 
 Try it:

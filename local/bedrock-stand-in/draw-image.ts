@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
+import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
+import type { OutputFormat } from "../../functions/shared/models/family";
 import { seededRandom } from "./seeded-random";
 
 /** What a stand-in image is drawn from; the same spec always gives the same bytes. */
@@ -14,7 +16,7 @@ export interface ImageSpec {
   index: number;
 }
 
-/** The `Software` tEXt value of every stand-in PNG. */
+/** The `Software` tEXt value of every stand-in PNG, and the first COM segment of every stand-in JPEG. */
 export const STAND_IN_SOFTWARE = "couch-imagegen Bedrock stand-in (not a real model)";
 
 type Rgb = readonly [number, number, number];
@@ -41,18 +43,11 @@ interface Scene {
  * whose tEXt chunks say it is not a model's output. Size only scales the scene, so it looks alike at any size.
  */
 export function drawStandInPng(spec: ImageSpec): Buffer {
-  const digest = createHash("sha256")
-    .update(
-      JSON.stringify(["couch-imagegen stand-in v1", spec.prompt, spec.negativePrompt ?? "", spec.seed, spec.index]),
-    )
-    .digest();
-  const pixels = drawScene(sceneFrom(digest), spec.width, spec.height, seededRandom(digest.readUInt32BE(28)));
-  drawLabel(pixels, spec.width, spec.height, "STAND-IN");
   // Filter "Sub" and zlib level 6 with RLE: the smooth picture compresses well and 1024x1024 encodes in tens of ms.
   const image = new PNG(); // no size given, so pngjs allocates no RGBA buffer of its own
   image.width = spec.width;
   image.height = spec.height;
-  image.data = pixels;
+  image.data = drawStandInPixels(spec);
   const png = PNG.sync.write(image, {
     colorType: 2,
     inputColorType: 2,
@@ -60,11 +55,42 @@ export function drawStandInPng(spec: ImageSpec): Buffer {
     filterType: 1,
     deflateLevel: 6,
   });
+  return withTextChunks(png, { Software: STAND_IN_SOFTWARE, Comment: standInComment(spec) });
+}
+
+/** The same picture as `drawStandInPng`, as a JPEG (quality 85) whose COM segments say it is not a model's output. */
+export function drawStandInJpeg(spec: ImageSpec): Buffer {
+  const rgb = drawStandInPixels(spec);
+  const rgba = Buffer.alloc(spec.width * spec.height * 4, 255);
+  // jpeg-js reads RGBA; the alpha it ignores is left at 255.
+  for (let source = 0, target = 0; source < rgb.length; source += 3, target += 4) {
+    rgb.copy(rgba, target, source, source + 3);
+  }
+  const comments = [STAND_IN_SOFTWARE, standInComment(spec)];
+  return jpeg.encode({ width: spec.width, height: spec.height, data: rgba, comments }, JPEG_QUALITY).data;
+}
+
+export function drawStandInImage(spec: ImageSpec, format: OutputFormat): Buffer {
+  return format === "jpeg" ? drawStandInJpeg(spec) : drawStandInPng(spec);
+}
+
+const JPEG_QUALITY = 85;
+
+/** RGB bytes, row by row, of the labelled picture. */
+function drawStandInPixels(spec: ImageSpec): Buffer {
+  const digest = createHash("sha256")
+    .update(
+      JSON.stringify(["couch-imagegen stand-in v1", spec.prompt, spec.negativePrompt ?? "", spec.seed, spec.index]),
+    )
+    .digest();
+  const pixels = drawScene(sceneFrom(digest), spec.width, spec.height, seededRandom(digest.readUInt32BE(28)));
+  drawLabel(pixels, spec.width, spec.height, "STAND-IN");
+  return pixels;
+}
+
+function standInComment(spec: ImageSpec): string {
   const promptSha256 = createHash("sha256").update(spec.prompt).digest("hex");
-  return withTextChunks(png, {
-    Software: STAND_IN_SOFTWARE,
-    Comment: `prompt-sha256=${promptSha256}; seed=${spec.seed}; index=${spec.index}; drawn by a stand-in, not by Amazon Bedrock`,
-  });
+  return `prompt-sha256=${promptSha256}; seed=${spec.seed}; index=${spec.index}; drawn by a stand-in, not by Amazon Bedrock`;
 }
 
 function sceneFrom(digest: Buffer): Scene {

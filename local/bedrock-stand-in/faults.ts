@@ -14,7 +14,10 @@ export interface FaultSettings {
   readonly serverErrorRate: number;
   /** Probability (0–1) of an InternalServerException (500), sent after the latency. @default 0 */
   readonly internalErrorRate: number;
-  /** A prompt containing this word (any case) is refused as Nova Canvas refuses content; "" turns it off. @default "forbidden-landmark" */
+  /**
+   * A prompt containing this word (any case) is refused as the model's family refuses content (Stability: 200 with
+   * finish reason "Filter reason: prompt"; Amazon: ValidationException); "" turns it off. @default "forbidden-landmark"
+   */
   readonly contentFilterWord: string;
 }
 

@@ -1,5 +1,6 @@
 export { STAND_IN_SOFTWARE } from "./draw-image";
 export { DEFAULT_FAULTS, type FaultSettings } from "./faults";
+export { LIFECYCLE_STATUSES } from "./model-lifecycle";
 export { seededRandom } from "./seeded-random";
 export {
   type BedrockStandIn,
@@ -8,5 +9,6 @@ export {
   FAULT_HEADER,
   LOG_PREFIX,
   STAND_IN_HEADER,
+  type StandInLifecycleStatus,
   startBedrockStandIn,
 } from "./server";

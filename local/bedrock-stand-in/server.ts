@@ -1,34 +1,26 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer as createHttp1Server, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
 import { createServer as createHttp2Server } from "node:http2";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import {
-  BedrockErrorResponse,
-  contentBlocked,
-  INVALID_MODEL_MESSAGE,
-  internalServerError,
-  modelTimeout,
-  serviceUnavailable,
-  throttled,
-  validationError,
-} from "./bedrock-errors";
-import { drawStandInPng } from "./draw-image";
-import {
-  DEFAULT_FAULTS,
-  drawLatencyMs,
-  drawRandomFault,
-  type FaultSettings,
-  mergeFaults,
-  type RandomFault,
-  RequestRateWindow,
-} from "./faults";
-import { parseTextImageRequest, standInModelLimits, type TextImageRequest } from "./text-image-request";
+import { BedrockErrorResponse, internalServerError } from "./bedrock-errors";
+import { DEFAULT_FAULTS, type FaultSettings, mergeFaults, RequestRateWindow } from "./faults";
+import { getFoundationModel, getFoundationModelAvailability, signedRegion } from "./foundation-models";
+import { type BedrockStandInStats, emptyStats, invokeModel, MAX_BODY_BYTES } from "./invoke-model";
+import { ModelLifecycleTable, type StandInLifecycleStatus } from "./model-lifecycle";
+
+export type { BedrockStandInStats } from "./invoke-model";
+export type { StandInLifecycleStatus } from "./model-lifecycle";
 
 export interface BedrockStandInOptions extends Partial<FaultSettings> {
   /** Port on 127.0.0.1. @default 0 (a free port) */
   readonly port?: number;
-  /** Source of the fault and jitter draws; pass `seededRandom(n)` to replay the same faults. @default Math.random */
+  /**
+   * Lifecycle per model id (a profile id sets its foundation model); an EOL model is refused with
+   * ResourceNotFoundException. Change it at runtime with `setModelLifecycle`.
+   * @default each catalog model's `lifecycle.status` (legacy models are still served, as to accounts with access)
+   */
+  readonly modelLifecycle?: Readonly<Record<string, StandInLifecycleStatus>>;
+  /** Source of fault, jitter and random-seed draws; pass `seededRandom(n)` to replay them. @default Math.random */
   readonly random?: () => number;
   /** Millisecond clock of the rate window; tests pass a fake one to move time without waiting. @default performance.now */
   readonly now?: () => number;
@@ -36,34 +28,20 @@ export interface BedrockStandInOptions extends Partial<FaultSettings> {
   readonly log?: (line: string) => void;
 }
 
-/** Counts since start (or the last `resetStats`); `concurrency` is requests in progress now. */
-export interface BedrockStandInStats {
-  /** InvokeModel requests received, whatever their outcome. */
-  requests: number;
-  images: number;
-  /** ThrottlingException answers, from the rate quota and from `throttleRate`. */
-  throttled: number;
-  timeouts: number;
-  /** ServiceUnavailableException and InternalServerException answers. */
-  serverErrors: number;
-  /** Prompts refused by the content filter. */
-  blocked: number;
-  /** ValidationException answers other than content-filter refusals (bad body, unknown model). */
-  invalid: number;
-  concurrency: number;
-  peakConcurrency: number;
-}
-
 export interface BedrockStandIn {
-  /** `http://127.0.0.1:<port>`: the `endpoint` for `BedrockRuntimeClient`. */
+  /** `http://127.0.0.1:<port>`: the `endpoint` for `BedrockRuntimeClient` and `BedrockClient`. */
   readonly url: string;
   readonly port: number;
   /** A snapshot of the counters. */
   readonly stats: BedrockStandInStats;
   /** The fault settings in force. */
   readonly faults: FaultSettings;
+  /** Each catalog model's lifecycle as served now, by foundation model id. */
+  readonly modelLifecycle: Readonly<Record<string, StandInLifecycleStatus>>;
   /** Changes some fault settings at runtime; the others keep their values. Throws for an invalid value. */
   setFaults(changes: Partial<FaultSettings>): void;
+  /** Sets one model's lifecycle at runtime (a profile id sets its foundation model). Throws for an unknown model. */
+  setModelLifecycle(modelId: string, status: StandInLifecycleStatus): void;
   /** Zeroes the counters (peak concurrency restarts from the current concurrency). */
   resetStats(): void;
   /** Stops listening, ends open connections and requests in progress, and frees the port. */
@@ -77,8 +55,12 @@ export const STAND_IN_HEADER = "x-couch-imagegen-stand-in";
 export const FAULT_HEADER = "x-couch-imagegen-stand-in-fault";
 
 const INVOKE_PATH = /^\/model\/([^/]+)\/invoke$/;
+const FOUNDATION_MODEL_PATH = /^\/foundation-models\/([^/]+)$/;
+const AVAILABILITY_PATH = /^\/foundation-model-availability\/([^/]+)$/;
+const SERVED_OPERATIONS =
+  "InvokeModel (POST /model/{modelId}/invoke), GetFoundationModel (GET /foundation-models/{modelIdentifier}) " +
+  "and GetFoundationModelAvailability (GET /foundation-model-availability/{modelId})";
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 // The parts of node:http and node:http2 (compatibility API) requests and responses the handler uses.
 interface StandInRequest extends AsyncIterable<Buffer> {
@@ -94,9 +76,11 @@ interface StandInResponse {
 }
 
 /**
- * Starts a local stand-in for Amazon Bedrock Runtime's InvokeModel (TEXT_IMAGE for Nova Canvas and Titan Image):
- * it answers with deterministic placeholder PNGs and Bedrock's error shapes, with settable latency, throttling and
- * failures. It speaks HTTP/1.1 and cleartext HTTP/2 on one port, so the SDK's default handler works unchanged.
+ * Starts a local stand-in for Amazon Bedrock: Runtime's InvokeModel for every model in the catalog (each family's
+ * body, answer and content filter; deterministic placeholder PNGs or JPEGs of the size the real model returns) and
+ * the control plane's GetFoundationModel and GetFoundationModelAvailability, with Bedrock's error shapes, a settable
+ * model lifecycle and settable latency, throttling and failures. It speaks HTTP/1.1 and cleartext HTTP/2 on one
+ * port, so the SDK clients' default handlers work unchanged.
  */
 export async function startBedrockStandIn(options: BedrockStandInOptions = {}): Promise<BedrockStandIn> {
   const { port: requestedPort = 0, random = Math.random, now = () => performance.now(), log = console.log } = options;
@@ -104,96 +88,100 @@ export async function startBedrockStandIn(options: BedrockStandInOptions = {}): 
     throw new Error(`port must be an integer from 0 to 65535 (0 picks a free port), got ${requestedPort}`);
   }
   let faults = mergeFaults(DEFAULT_FAULTS, options);
+  const lifecycle = new ModelLifecycleTable(options.modelLifecycle);
   let stats = emptyStats(0);
   const rateWindow = new RequestRateWindow(now);
   const closing = new AbortController();
   const sockets = new Set<Socket>();
+  const invokeDependencies = {
+    faults: () => faults,
+    stats: () => stats,
+    lifecycle,
+    random,
+    rateWindow,
+    signal: closing.signal,
+  };
 
   async function handle(request: StandInRequest, response: StandInResponse): Promise<void> {
     const started = performance.now();
     const requestId = randomUUID();
     const path = new URL(request.url ?? "/", "http://stand-in").pathname;
-    const match = request.method === "POST" ? INVOKE_PATH.exec(path) : null;
-    if (!match) {
-      await drain(request);
-      const error = new BedrockErrorResponse(
-        404,
-        "UnknownOperationException",
-        `The stand-in serves only InvokeModel (POST /model/{modelId}/invoke), not ${request.method} ${path}`,
-      );
-      send(response, requestId, error);
-      log(`${LOG_PREFIX} 404 UnknownOperationException ${request.method} ${path}`);
+    const invoke = request.method === "POST" ? INVOKE_PATH.exec(path) : null;
+    if (invoke) {
+      await handleInvokeModel(safeDecode(invoke[1] ?? ""), request, response, requestId, started);
       return;
     }
+    await drain(request);
+    const model = request.method === "GET" ? FOUNDATION_MODEL_PATH.exec(path) : null;
+    if (model) {
+      const identifier = safeDecode(model[1] ?? "");
+      answerControlPlane(response, requestId, `GetFoundationModel ${identifier}`, () =>
+        getFoundationModel(identifier, lifecycle, signedRegion(request.headers)),
+      );
+      return;
+    }
+    const availability = request.method === "GET" ? AVAILABILITY_PATH.exec(path) : null;
+    if (availability) {
+      const modelId = safeDecode(availability[1] ?? "");
+      answerControlPlane(response, requestId, `GetFoundationModelAvailability ${modelId}`, () =>
+        getFoundationModelAvailability(modelId, lifecycle),
+      );
+      return;
+    }
+    const error = new BedrockErrorResponse(
+      404,
+      "UnknownOperationException",
+      `The stand-in serves only ${SERVED_OPERATIONS}, not ${request.method} ${path}`,
+    );
+    send(response, requestId, error);
+    log(`${LOG_PREFIX} 404 UnknownOperationException ${request.method} ${path}`);
+  }
+
+  async function handleInvokeModel(
+    modelId: string,
+    request: StandInRequest,
+    response: StandInResponse,
+    requestId: string,
+    started: number,
+  ): Promise<void> {
     stats.requests++;
     stats.concurrency++;
     stats.peakConcurrency = Math.max(stats.peakConcurrency, stats.concurrency);
-    const modelId = safeDecode(match[1] ?? "");
     try {
       const body = await readBody(request);
-      const { images, accepted } = await invoke(modelId, body);
+      const answer = await invokeModel(modelId, body, invokeDependencies);
       const elapsed = Math.round(performance.now() - started);
-      send(response, requestId, { images, error: null }, { "x-amzn-bedrock-invocation-latency": String(elapsed) });
-      log(
-        `${LOG_PREFIX} 200 ${modelId} ${accepted.width}x${accepted.height} images=${images.length} seed=${accepted.seed} prompt-sha256=${sha256(accepted.prompt).slice(0, 12)} ${elapsed}ms`,
-      );
+      send(response, requestId, answer.body, {
+        "x-amzn-bedrock-invocation-latency": String(elapsed),
+        ...(answer.injectedBy ? { [FAULT_HEADER]: answer.injectedBy } : {}),
+      });
+      const injected = answer.injectedBy ? ` (injected: ${answer.injectedBy})` : "";
+      log(`${LOG_PREFIX} 200 InvokeModel ${answer.summary}${injected} ${elapsed}ms`);
     } catch (error) {
-      if (closing.signal.aborted) return;
-      if (!(error instanceof BedrockErrorResponse)) log(`${LOG_PREFIX} unexpected error: ${String(error)}`);
-      const refusal = error instanceof BedrockErrorResponse ? error : internalServerError();
-      const fault = refusal.injectedBy;
-      send(response, requestId, refusal, fault ? { [FAULT_HEADER]: fault } : {});
-      log(
-        `${LOG_PREFIX} ${refusal.status} ${refusal.type} ${modelId}${fault ? ` (injected: ${fault})` : ""}: ${refusal.message}`,
-      );
+      if (!closing.signal.aborted) refuse(response, requestId, error, `InvokeModel ${modelId}`);
     } finally {
       stats.concurrency--;
     }
   }
 
-  /** InvokeModel, checked in this order: rate quota, body and model, content filter, then the (faulty) model. */
-  async function invoke(modelId: string, body: Buffer | undefined) {
-    if (!rateWindow.tryAccept(faults.maxRequestsPerSecond)) {
-      stats.throttled++;
-      throw throttled("maxRequestsPerSecond");
-    }
-    let accepted: TextImageRequest;
+  /** A control-plane read: no faults, no quota, not counted in `stats` (which counts InvokeModel). */
+  function answerControlPlane(response: StandInResponse, requestId: string, what: string, read: () => object): void {
     try {
-      if (body === undefined) throw validationError(`The request body is larger than ${MAX_BODY_BYTES} bytes.`);
-      const limits = standInModelLimits(modelId);
-      if (!limits) throw validationError(INVALID_MODEL_MESSAGE);
-      accepted = parseTextImageRequest(body.toString("utf8"), limits);
+      send(response, requestId, read());
+      log(`${LOG_PREFIX} 200 ${what}`);
     } catch (error) {
-      stats.invalid++;
-      throw error;
+      refuse(response, requestId, error, what);
     }
-    const word = faults.contentFilterWord.toLowerCase();
-    if (word !== "" && accepted.prompt.toLowerCase().includes(word)) {
-      stats.blocked++;
-      throw contentBlocked("contentFilterWord");
-    }
-    const fault = drawRandomFault(faults, random);
-    if (fault === "throttleRate") {
-      stats.throttled++;
-      throw throttled(fault);
-    }
-    const latencyMs = drawLatencyMs(faults, random);
-    if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
-    if (fault) throw afterLatencyFault(fault);
-    const images = Array.from({ length: accepted.numberOfImages }, (_, index) =>
-      drawStandInPng({ ...accepted, index }).toString("base64"),
-    );
-    stats.images += images.length;
-    return { images, accepted };
   }
 
-  function afterLatencyFault(fault: Exclude<RandomFault, "throttleRate">): BedrockErrorResponse {
-    if (fault === "timeoutRate") {
-      stats.timeouts++;
-      return modelTimeout(fault);
-    }
-    stats.serverErrors++;
-    return fault === "serverErrorRate" ? serviceUnavailable(fault) : internalServerError(fault);
+  /** Sends a refusal as Bedrock would (any other error as InternalServerException) and logs it. */
+  function refuse(response: StandInResponse, requestId: string, error: unknown, what: string): void {
+    if (!(error instanceof BedrockErrorResponse)) log(`${LOG_PREFIX} unexpected error: ${String(error)}`);
+    const refusal = error instanceof BedrockErrorResponse ? error : internalServerError();
+    const fault = refusal.injectedBy;
+    send(response, requestId, refusal, fault ? { [FAULT_HEADER]: fault } : {});
+    const injected = fault ? ` (injected: ${fault})` : "";
+    log(`${LOG_PREFIX} ${refusal.status} ${refusal.type} ${what}${injected}: ${refusal.message}`);
   }
 
   const onRequest = (request: StandInRequest, response: StandInResponse) => {
@@ -217,21 +205,32 @@ export async function startBedrockStandIn(options: BedrockStandInOptions = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
-  log(`${LOG_PREFIX} InvokeModel stand-in on ${url} (HTTP/1.1 and h2c): placeholder landscapes, not model output`);
+  log(
+    `${LOG_PREFIX} Bedrock stand-in on ${url} (HTTP/1.1 and h2c): InvokeModel for ${Object.keys(lifecycle.snapshot()).length} ` +
+      "catalog models and GetFoundationModel(Availability); placeholder landscapes, not model output",
+  );
 
   let closed: Promise<void> | undefined;
   return {
     url,
     port,
     get stats() {
-      return { ...stats };
+      const byModel = Object.fromEntries(Object.entries(stats.byModel).map(([id, counts]) => [id, { ...counts }]));
+      return { ...stats, byModel };
     },
     get faults() {
       return faults;
     },
+    get modelLifecycle() {
+      return lifecycle.snapshot();
+    },
     setFaults(changes) {
       faults = mergeFaults(faults, changes);
       log(`${LOG_PREFIX} faults now ${describeFaults(faults)}`);
+    },
+    setModelLifecycle(modelId, status) {
+      const foundationModelId = lifecycle.set(modelId, status);
+      log(`${LOG_PREFIX} model lifecycle now ${foundationModelId}=${status}`);
     },
     resetStats() {
       stats = emptyStats(stats.concurrency);
@@ -252,20 +251,6 @@ function describeFaults(faults: FaultSettings): string {
   return Object.entries(faults)
     .map(([field, value]) => `${field}=${JSON.stringify(value) ?? value}`)
     .join(" ");
-}
-
-function emptyStats(concurrency: number): BedrockStandInStats {
-  return {
-    requests: 0,
-    images: 0,
-    throttled: 0,
-    timeouts: 0,
-    serverErrors: 0,
-    blocked: 0,
-    invalid: 0,
-    concurrency,
-    peakConcurrency: concurrency,
-  };
 }
 
 /** Reads until the bytes seen either are the HTTP/2 preface or cannot be, then puts them back for the server. */
@@ -328,8 +313,4 @@ function safeDecode(segment: string): string {
   } catch {
     return segment;
   }
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }

@@ -1,8 +1,9 @@
 // Verifies the local Bedrock stand-in (local/bedrock-stand-in) through the real @aws-sdk/client-bedrock-runtime
-// InvokeModelCommand, over the SDK's default HTTP/2 handler and over NodeHttpHandler (HTTP/1.1): the PNG's size,
-// determinism and stand-in labels, Bedrock's error shapes arriving as the right SDK exception names, the rate quota,
-// validation and freeing the port. The stand-in is not Bedrock: nothing here shows what the real model draws,
-// which messages it words differently, or how AWS throttles.
+// InvokeModelCommand, over the SDK's default HTTP/2 handler and over NodeHttpHandler (HTTP/1.1), with Amazon's
+// TEXT_IMAGE body (Nova Canvas, Titan): the PNG's size, determinism and stand-in labels, Bedrock's error shapes
+// arriving as the right SDK exception names, the rate quota, validation and freeing the port. Stability's models,
+// the lifecycle and the control plane have their own files (bedrock-stand-in-*.test.ts). The stand-in is not
+// Bedrock: nothing here shows what the real model draws, which messages it words differently, or how AWS throttles.
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { crc32 } from "node:zlib";
@@ -12,8 +13,9 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { mockClient } from "aws-sdk-client-mock";
 import { PNG } from "pngjs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bedrockError, generateImage, textImageBody } from "../../functions/generate-image/generate-image";
-import type { ImageRequest } from "../../functions/validate-prompt/validate-prompt";
+import { generateImage } from "../../functions/generate-image/generate-image";
+import type { ImageRequest } from "../../functions/shared/image-request";
+import { amazonImage } from "../../functions/shared/models/amazon-image";
 import {
   type BedrockStandIn,
   DEFAULT_FAULTS,
@@ -29,13 +31,19 @@ const NOVA = "amazon.nova-canvas-v1:0";
 const TITAN_V2 = "amazon.titan-image-generator-v2:0";
 const credentials = { accessKeyId: "stand-in", secretAccessKey: "stand-in" };
 const BASE_REQUEST: ImageRequest = {
+  modelId: NOVA,
   prompt: "a lighthouse on a cliff at dusk",
   negativePrompt: null,
   seed: 7,
+  aspectRatio: "1:1",
   width: 320,
   height: 320,
+  outputFormat: "png",
   quality: "standard",
 };
+
+/** The TEXT_IMAGE body the pipeline sends (functions/shared/models/amazon-image.ts). */
+const textImageBody = (request: ImageRequest) => amazonImage.requestBody(request);
 
 let standIn: BedrockStandIn;
 let clock = 0;
@@ -186,13 +194,19 @@ describe("images", () => {
 
     const result = await generateImage(
       { jobId: "job-1", request: BASE_REQUEST },
-      { bedrock: bedrockClient(standIn.url), s3: new S3Client({}), modelId: NOVA, bucket: "b", keyPrefix: "p" },
+      { bedrock: bedrockClient(standIn.url), s3: new S3Client({}), bucket: "b", keyPrefix: "p" },
     );
 
     const stored = s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body as Buffer;
     expect(textChunks(stored).Software).toBe(STAND_IN_SOFTWARE);
     expect(result).toMatchObject({ bytes: stored.length, seed: 7, modelId: NOVA });
     s3.restore();
+  });
+
+  it("names the model, size, format and seed in its log line", async () => {
+    await invokeImage(bedrockClient(standIn.url), { width: 384, height: 320 });
+
+    expect(logLines.at(-1)).toContain(`${LOG_PREFIX} 200 InvokeModel ${NOVA} (LEGACY) 384x320 png seed=7 images=1 `);
   });
 
   it("says it is a stand-in in its response headers and in every log line", async () => {
@@ -235,7 +249,7 @@ describe("faults", () => {
 
     expect(error.name).toBe("ValidationException");
     expect(error.message).toMatch(/^This request has been blocked by our content filters/);
-    expect(bedrockError(error).name).toBe("ContentBlocked");
+    expect(amazonImage.mapError(error, BASE_REQUEST).name).toBe("ContentBlocked");
     expect(standIn.stats).toMatchObject({ blocked: 1, invalid: 0 });
   });
 
@@ -335,6 +349,12 @@ describe("validation", () => {
       "The provided model identifier is invalid.",
     ],
     ["a body that is not JSON", "{not json", NOVA, "the body is not JSON"],
+    [
+      "a Stability body sent to Nova Canvas",
+      JSON.stringify({ prompt: BASE_REQUEST.prompt }),
+      NOVA,
+      "#/taskType: undefined is not supported",
+    ],
     ["a missing prompt", body((r) => delete r.textToImageParams!.text), NOVA, "#/textToImageParams/text is required"],
     [
       "a Nova width not a multiple of 16",
@@ -370,13 +390,20 @@ describe("validation", () => {
     expect(standIn.stats).toMatchObject({ requests: 1, invalid: 1, images: 0 });
   });
 
-  it("accepts a foundation-model ARN and a cross-region prefix for a supported model", async () => {
+  it("accepts a foundation-model ARN and counts it under its model", async () => {
     const client = bedrockClient(standIn.url);
 
     await invokeImage(client, {}, `arn:aws:bedrock:us-east-1::foundation-model/${NOVA}`);
-    await invokeImage(client, {}, `us.${NOVA}`);
+    await invokeImage(client, {}, NOVA);
 
-    expect(standIn.stats.images).toBe(2);
+    expect(standIn.stats).toMatchObject({ images: 2, byModel: { [NOVA]: { requests: 2, images: 2 } } });
+  });
+
+  it("refuses a cross-region prefix the catalog has no inference profile for, as an invalid model identifier", async () => {
+    const error = await invokeFailure(bedrockClient(standIn.url), textImageBody(BASE_REQUEST), `us.${NOVA}`);
+
+    expect(`${error.name}: ${error.message}`).toBe("ValidationException: The provided model identifier is invalid.");
+    expect(standIn.stats).toMatchObject({ invalid: 1, byModel: {} });
   });
 
   it("answers an operation it does not serve with 404 UnknownOperationException", async () => {

@@ -1,10 +1,24 @@
 import type { JobStatus } from "../functions/job-status/job-status";
+import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../functions/shared/models/catalog";
 import { JobsApi } from "./api-client";
-import { type Environment, type GlobalOptions, resolveApiSettings, resolveQueueSettings } from "./config";
-import { downloadImage, type SavedImage } from "./download-image";
+import {
+  type Environment,
+  type GlobalOptions,
+  resolveApiSettings,
+  resolveBedrockSettings,
+  resolveQueueSettings,
+} from "./config";
+import { downloadImage, extensionDisagrees, imageExtension, type SavedImage } from "./download-image";
 import { ExitCode, type ExitCodeValue } from "./exit-codes";
 import { buildImageRequest, type ImageRequestOptions } from "./image-request";
-import { formatElapsed, type Output } from "./output";
+import {
+  bedrockError,
+  checkModelLifecycle,
+  createBedrockClient,
+  type ModelLifecycleReport,
+  type ModelReport,
+} from "./model-lifecycle";
+import { formatColumns, formatElapsed, type Output } from "./output";
 import { enqueueImageRequest } from "./queue";
 import { waitForJob } from "./wait-for-job";
 
@@ -12,6 +26,8 @@ export interface CommandContext {
   options: GlobalOptions;
   env: Environment;
   output: Output;
+  /** The clock lifecycle dates are compared with. */
+  now: () => Date;
 }
 
 export interface WaitFlags {
@@ -114,6 +130,66 @@ export async function waitCommand(
   return followed.exitCode;
 }
 
+export interface ModelsFlags {
+  /** Repeatable. */
+  model?: string[];
+  all?: boolean;
+  region?: string;
+  check?: boolean;
+}
+
+/**
+ * Bedrock's word on each model in the pipeline's region: lifecycle, end-of-life date, whether this caller may invoke
+ * it. With --check, exits ModelUnusable when one is past its end of life, not found or unknown to couchgen.
+ */
+export async function modelsCommand(flags: ModelsFlags, context: CommandContext): Promise<ExitCodeValue> {
+  const settings = resolveBedrockSettings(context.options, flags, context.env);
+  const ids = flags.all
+    ? MODEL_CATALOG.map((model) => model.id)
+    : flags.model?.length
+      ? flags.model
+      : [DEFAULT_MODEL_ID];
+  const bedrock = createBedrockClient(settings);
+  let report: ModelLifecycleReport;
+  try {
+    report = await checkModelLifecycle(bedrock, ids, { region: settings.region, now: context.now() });
+  } catch (error) {
+    throw bedrockError(error, settings);
+  } finally {
+    bedrock.destroy();
+  }
+  const unusable = report.models.filter((model) => model.verdict === "unusable");
+  context.output.result({ ...report, usable: unusable.length === 0 }, modelTable(report));
+  for (const model of report.models) {
+    for (const note of model.notes)
+      context.output.note(`${model.verdict === "unusable" ? "not usable" : "warning"}: ${note}`);
+  }
+  if (!flags.check || unusable.length === 0) return ExitCode.Ok;
+  context.output.note(
+    `couchgen: ${unusable.length} of ${report.models.length} model(s) not usable in ${report.region}: ${unusable.map((model) => model.id).join(", ")}`,
+  );
+  return ExitCode.ModelUnusable;
+}
+
+function modelTable(report: ModelLifecycleReport): string[] {
+  const header = ["MODEL", "NAME", "STATUS", "LEGACY SINCE", "END OF LIFE", "INVOCABLE", "REPLACEMENT"];
+  const rows = report.models.map((model) => [
+    model.id,
+    model.name ?? "-",
+    model.status,
+    model.legacySince ?? "-",
+    model.endOfLife ?? "-",
+    invocableCell(model),
+    model.replacement ?? "-",
+  ]);
+  return [`Bedrock in ${report.region}:`, ...formatColumns([header, ...rows])];
+}
+
+function invocableCell(model: ModelReport): string {
+  if (model.invocable === undefined) return "-";
+  return model.invocable ? "yes" : `no (${model.notInvocableBecause?.join(", ")})`;
+}
+
 interface FollowedJob {
   job: JobStatus;
   saved?: SavedImage;
@@ -164,8 +240,14 @@ async function followJob(
   let saved: SavedImage | undefined;
   if (flags.out) {
     if (!job.imageUrl) throw new Error(`Job ${jobId} SUCCEEDED but the API gave no imageUrl to download`);
-    saved = await downloadImage(job.imageUrl, flags.out, jobId);
+    const extension = imageExtension(job.s3Uri);
+    saved = await downloadImage(job.imageUrl, flags.out, jobId, extension);
     output.note(`Saved ${saved.path} (${saved.bytes} bytes)`);
+    if (extensionDisagrees(saved.path, extension)) {
+      output.note(
+        `Note: the image is ${extension === ".jpg" ? "a JPEG" : "a PNG"}, whatever ${saved.path}'s name says`,
+      );
+    }
   }
   return { job, ...(saved ? { saved } : {}), lines: [job.s3Uri ?? ""], exitCode: ExitCode.Ok };
 }

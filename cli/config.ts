@@ -1,3 +1,4 @@
+import { DEFAULT_BEDROCK_REGION } from "../functions/shared/models/catalog";
 import { usageError } from "./exit-codes";
 
 /** The options every command accepts (they may stand before or after the command name). */
@@ -14,11 +15,13 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 /**
  * The local stack's default endpoints (local/local-stack.ts DEFAULT_PORTS, queue couch-imagegen-jobs in account
- * 123456789012); test/cli/config.test.ts keeps the two in step. The SQS emulator takes any credentials.
+ * 123456789012); test/cli/config.test.ts keeps the two in step. The SQS emulator and the Bedrock stand-in take any
+ * credentials.
  */
 export const LOCAL_STACK = {
   apiUrl: "http://127.0.0.1:4600",
   queueUrl: "http://127.0.0.1:4602/123456789012/couch-imagegen-jobs",
+  bedrockUrl: "http://127.0.0.1:4606",
   region: "us-east-1",
   credentials: { accessKeyId: "local", secretAccessKey: "local" },
 } as const;
@@ -35,6 +38,16 @@ export interface QueueSettings {
   /** Left undefined when neither the queue URL nor the environment names one: the SDK's chain (AWS_PROFILE) decides. */
   region?: string;
   /** Set for queues outside AWS (emulators); AWS queue URLs route themselves. */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  local: boolean;
+}
+
+/** Where `couchgen models` asks Bedrock's control plane (GetFoundationModel) about models. */
+export interface BedrockSettings {
+  /** The region the pipeline calls Bedrock in: lifecycle and availability differ by region. */
+  region: string;
+  /** Set for the local stand-in; AWS endpoints route themselves (AWS_ENDPOINT_URL_BEDROCK overrides them). */
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   local: boolean;
@@ -82,6 +95,24 @@ export function resolveQueueSettings(options: GlobalOptions, env: Environment): 
   if (!awsRegion) settings.endpoint = url.origin;
   if (options.local) settings.credentials = { ...LOCAL_STACK.credentials };
   return settings;
+}
+
+const AWS_REGION_CODE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The region: --region, else BEDROCK_REGION (the deploy parameter's name), else the catalog's default region. */
+export function resolveBedrockSettings(
+  options: GlobalOptions,
+  flags: { region?: string },
+  env: Environment,
+): BedrockSettings {
+  const region = pick(flags.region, env.BEDROCK_REGION) ?? DEFAULT_BEDROCK_REGION;
+  if (!AWS_REGION_CODE.test(region)) {
+    throw usageError(
+      `The Bedrock region ${JSON.stringify(region)} (from --region or BEDROCK_REGION) is not an AWS region code, e.g. ${DEFAULT_BEDROCK_REGION}`,
+    );
+  }
+  if (!options.local) return { region, local: false };
+  return { region, endpoint: LOCAL_STACK.bedrockUrl, credentials: { ...LOCAL_STACK.credentials }, local: true };
 }
 
 /** `https://sqs.eu-west-1.amazonaws.com/...` (and the legacy `eu-west-1.queue.amazonaws.com`) name their region. */

@@ -1,24 +1,43 @@
 import { statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { extname, join, resolve } from "node:path";
 import { networkReason } from "./api-client";
 import { CliError, ExitCode, usageError } from "./exit-codes";
+
+export type ImageExtension = ".png" | ".jpg";
 
 export interface SavedImage {
   path: string;
   bytes: number;
 }
 
-/** Where --out puts the image: the path itself, or `<jobId>.png` inside it when it is a directory. */
-export function outputPath(out: string, jobId: string): string {
+/** The extension of the stored image (`.jpg` for JPEG, functions/shared/image-keys.ts), from the job's S3 URI. */
+export function imageExtension(s3Uri: string | undefined): ImageExtension {
+  return s3Uri !== undefined && /\.jpe?g$/i.test(s3Uri) ? ".jpg" : ".png";
+}
+
+/** Where --out puts the image: the path itself, or `<jobId><extension>` inside it when it is a directory. */
+export function outputPath(out: string, jobId: string, extension: ImageExtension = ".png"): string {
   const path = resolve(out);
   const isDirectory = statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  return isDirectory ? join(path, `${jobId}.png`) : path;
+  return isDirectory ? join(path, `${jobId}${extension}`) : path;
+}
+
+/** Whether a file path's own extension says another format than the image's (`--out picture.png` for a JPEG). */
+export function extensionDisagrees(path: string, extension: ImageExtension): boolean {
+  const own = extname(path).toLowerCase();
+  const same = extension === ".jpg" ? [".jpg", ".jpeg"] : [".png"];
+  return [".png", ".jpg", ".jpeg"].includes(own) && !same.includes(own);
 }
 
 /** Fetches the job's presigned imageUrl (no AWS credentials needed) and writes the bytes as they are. */
-export async function downloadImage(imageUrl: string, out: string, jobId: string): Promise<SavedImage> {
-  const path = outputPath(out, jobId);
+export async function downloadImage(
+  imageUrl: string,
+  out: string,
+  jobId: string,
+  extension: ImageExtension = ".png",
+): Promise<SavedImage> {
+  const path = outputPath(out, jobId, extension);
   let response: Response;
   try {
     response = await fetch(imageUrl, { signal: AbortSignal.timeout(120_000) });

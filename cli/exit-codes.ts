@@ -6,7 +6,7 @@ export const ExitCode = {
   Unexpected: 1,
   /** Bad arguments or flags, a missing or invalid setting, an --out path that cannot be written. */
   Usage: 2,
-  /** The API or SQS refused the request (4xx other than 404): resending it unchanged will not help. */
+  /** The API, SQS or Bedrock refused the request (4xx other than 404): resending it unchanged will not help. */
   Refused: 3,
   /** No such job (404). */
   NotFound: 4,
@@ -16,8 +16,10 @@ export const ExitCode = {
   JobRejected: 6,
   /** --timeout passed before the job ended; the job goes on. */
   TimedOut: 7,
-  /** The API, SQS or S3 could not be reached or answered 5xx/429: retrying later may help. */
+  /** The API, SQS, S3 or Bedrock could not be reached or answered 5xx/429: retrying later may help. */
   Unavailable: 8,
+  /** `models --check`: a model is past its end of life, not found in the region, or unknown to couchgen. */
+  ModelUnusable: 9,
   /** Ctrl-C while waiting; the job goes on. */
   Interrupted: 130,
 } as const;

@@ -1,20 +1,33 @@
 import { InvalidArgumentError } from "commander";
 
-/** The request body of POST /generate-image, and of a JSON SQS message. The pipeline validates the values. */
+export const OUTPUT_FORMATS = ["png", "jpeg"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/**
+ * The request body of POST /generate-image, and of a JSON SQS message (functions/shared/image-request.ts
+ * REQUEST_FIELDS). The pipeline validates the values against the chosen model.
+ */
 export interface ImageRequest {
   prompt: string;
   negativePrompt?: string;
   seed?: number;
+  aspectRatio?: string;
   width?: number;
   height?: number;
+  outputFormat?: OutputFormat;
+  /** Only for the legacy pixel models (Nova Canvas, Titan). */
   quality?: string;
+  model?: string;
 }
 
-/** What --negative, --seed, --size and --quality leave in a command's options. */
+/** What the request flags (--negative, --seed, --model, ...) leave in a command's options. */
 export interface ImageRequestOptions {
   negative?: string;
   seed?: number;
+  model?: string;
+  aspectRatio?: string;
   size?: { width: number; height: number };
+  format?: OutputFormat;
   quality?: string;
 }
 
@@ -23,6 +36,24 @@ export function parseSize(value: string): { width: number; height: number } {
   const match = /^(\d{1,5})[xX](\d{1,5})$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError("expected WIDTHxHEIGHT in pixels, e.g. 1024x1024.");
   return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+/** `16:9`: two whole numbers; which ratios a model takes is the pipeline's to say. */
+export function parseAspectRatio(value: string): string {
+  const ratio = value.trim();
+  if (!/^\d{1,3}:\d{1,3}$/.test(ratio)) throw new InvalidArgumentError("expected WIDTH:HEIGHT, e.g. 16:9.");
+  return ratio;
+}
+
+/** A Bedrock model or inference profile id (`stability.stable-image-core-v1:1`, `us.stability...`). */
+export function parseModelId(value: string): string {
+  const id = value.trim();
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+(:[a-z0-9-]+)*$/.test(id)) {
+    throw new InvalidArgumentError(
+      "expected a Bedrock model id, e.g. stability.stable-image-core-v1:1 (couchgen models --all lists them).",
+    );
+  }
+  return id;
 }
 
 export function parseSeed(value: string): number {
@@ -46,7 +77,10 @@ export function buildImageRequest(prompt: string, options: ImageRequestOptions):
     prompt,
     ...(options.negative !== undefined ? { negativePrompt: options.negative } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.aspectRatio !== undefined ? { aspectRatio: options.aspectRatio } : {}),
     ...(options.size ? { width: options.size.width, height: options.size.height } : {}),
+    ...(options.format !== undefined ? { outputFormat: options.format } : {}),
     ...(options.quality !== undefined ? { quality: options.quality } : {}),
+    ...(options.model !== undefined ? { model: options.model } : {}),
   };
 }

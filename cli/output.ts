@@ -43,6 +43,20 @@ export class Output {
   }
 }
 
+/** Rows as columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function formatColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [index, cell] of row.entries()) widths[index] = Math.max(widths[index] ?? 0, cell.length);
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
 export interface Progress {
   /** The job's current state (QUEUED, RUNNING, or a description while it is not known yet). */
   update(state: string): void;

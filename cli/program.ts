@@ -1,21 +1,34 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_BEDROCK_REGION, DEFAULT_MODEL_ID } from "../functions/shared/models/catalog";
 import {
   type CommandContext,
   enqueueCommand,
   generateCommand,
+  type ModelsFlags,
+  modelsCommand,
   statusCommand,
   type WaitFlags,
   waitCommand,
 } from "./commands";
 import { type Environment, type GlobalOptions, LOCAL_STACK } from "./config";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes";
-import { type ImageRequestOptions, parseSeed, parseSize, secondsParser } from "./image-request";
+import {
+  type ImageRequestOptions,
+  OUTPUT_FORMATS,
+  parseAspectRatio,
+  parseModelId,
+  parseSeed,
+  parseSize,
+  secondsParser,
+} from "./image-request";
 import { Output, type OutputStream } from "./output";
 
 export interface CliIo {
   stdout: OutputStream;
   stderr: OutputStream;
   env: Environment;
+  /** The clock `models` compares end-of-life dates with. @default the system clock */
+  now?: () => Date;
 }
 
 const HELP_AFTER = `
@@ -23,17 +36,21 @@ Settings (a flag wins over --local, which wins over the environment):
   SQS_QUEUE_URL      or --queue-url   queue for enqueue (AWS credentials and region: the usual AWS_* variables or AWS_PROFILE)
   COUCHGEN_API_URL   or --api-url     REST API with its stage, for generate, status and wait
   COUCHGEN_API_KEY   or --api-key     sent as x-api-key when the API requires a key
-  --local            the local stack (npm start): API ${LOCAL_STACK.apiUrl}, queue ${LOCAL_STACK.queueUrl}
+  BEDROCK_REGION     or --region      models: the region the pipeline calls Bedrock in (default ${DEFAULT_BEDROCK_REGION})
+  --local            the local stack (npm start): API ${LOCAL_STACK.apiUrl}, queue ${LOCAL_STACK.queueUrl},
+                     Bedrock stand-in ${LOCAL_STACK.bedrockUrl}
 
 Exit codes:
-  0 ok  1 unexpected error  2 usage or settings  3 refused by the API/SQS (4xx)  4 no such job
-  5 job FAILED  6 job REJECTED  7 --timeout passed  8 service unreachable or 5xx (retry later)  130 Ctrl-C
+  0 ok  1 unexpected error  2 usage or settings  3 refused by the API/SQS/Bedrock (4xx)  4 no such job
+  5 job FAILED  6 job REJECTED  7 --timeout passed  8 service unreachable or 5xx (retry later)
+  9 models --check: a model is past its end of life, not found in the region, or unknown  130 Ctrl-C
 
 Examples:
   couchgen "me on top of a pyramid"                       enqueue (the command when none is named)
-  couchgen --local generate "a lighthouse at dawn" --size 512x512 --out lighthouse.png
+  couchgen --local generate "a lighthouse at dawn" --aspect-ratio 16:9 --format jpeg --out lighthouse.jpg
   couchgen --local wait <jobId> --out picture.png
   couchgen status <jobId> --json
+  couchgen models --check --region us-west-2 --model ${DEFAULT_MODEL_ID}
 `;
 
 /**
@@ -63,6 +80,7 @@ export function buildProgram(io: CliIo, output: Output, setExitCode: (code: Exit
     options: command.optsWithGlobals<GlobalOptions>(),
     env: io.env,
     output,
+    now: io.now ?? (() => new Date()),
   });
 
   withWaitOptions(
@@ -120,15 +138,59 @@ export function buildProgram(io: CliIo, output: Output, setExitCode: (code: Exit
     setExitCode(await waitCommand(jobId, flags, context(command)));
   });
 
+  program
+    .command("models")
+    .summary("check the models' lifecycle in Bedrock (before a deploy)")
+    .description(
+      "Ask Bedrock (GetFoundationModel, GetFoundationModelAvailability) about each model in the pipeline's region: " +
+        "ACTIVE, LEGACY or past its end of life, the dates, whether this caller may invoke it, and the replacement.\n\n" +
+        "With --check, exits 9 when a model is past its end of life, not found in the region, or unknown to couchgen; " +
+        "a LEGACY model with a future end of life is a warning. Needs bedrock:GetFoundationModel and " +
+        "bedrock:GetFoundationModelAvailability.",
+    )
+    .option(
+      "--model <id>",
+      `a model or inference profile id; repeat it for several (default ${DEFAULT_MODEL_ID})`,
+      collect,
+    )
+    .addOption(new Option("--all", "every model couchgen knows").conflicts("model"))
+    .option(
+      "--region <region>",
+      `the region Bedrock is called in [env: BEDROCK_REGION] (default ${DEFAULT_BEDROCK_REGION})`,
+    )
+    .option("--check", "exit 9 when a model is not usable (for CI, before cdk deploy)")
+    .action(async (flags: ModelsFlags, command: Command) => {
+      setExitCode(await modelsCommand(flags, context(command)));
+    });
+
   return program;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function withRequestOptions(command: Command): Command {
   return command
+    .option(
+      "--model <id>",
+      "the Bedrock model id, one the deployment allows (omit it for the deployment's default)",
+      parseModelId,
+    )
+    .option(
+      "--aspect-ratio <W:H>",
+      "aspectRatio, e.g. 16:9 (the model's list is the pipeline's to check)",
+      parseAspectRatio,
+    )
+    .addOption(new Option("--format <format>", "outputFormat of the image").choices(OUTPUT_FORMATS))
     .option("--negative <text>", "what to keep out of the picture (negativePrompt)")
     .option("--seed <n>", "seed, for the same picture again", parseSeed)
-    .option("--size <WxH>", "width x height in pixels, e.g. 1024x1024", parseSize)
-    .option("--quality <quality>", "standard or premium");
+    .addOption(
+      new Option("--size <WxH>", "width x height in pixels, e.g. 1024x1024 (Nova Canvas and Titan only)")
+        .argParser(parseSize)
+        .conflicts("aspectRatio"),
+    )
+    .option("--quality <quality>", "standard or premium (Nova Canvas and Titan only)");
 }
 
 function withWaitOptions(command: Command, withWaitFlag = true): Command {
@@ -136,7 +198,7 @@ function withWaitOptions(command: Command, withWaitFlag = true): Command {
   return command
     .option(
       "--out <file>",
-      `save the PNG there (a directory gets <jobId>.png)${withWaitFlag ? "; implies --wait" : ""}`,
+      `save the image there (a directory gets <jobId>.png, or .jpg for a JPEG)${withWaitFlag ? "; implies --wait" : ""}`,
     )
     .option("--timeout <seconds>", "give up waiting after this long (exit 7; the job goes on)", secondsParser(1), 600)
     .option(

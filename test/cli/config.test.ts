@@ -1,10 +1,23 @@
 // Verifies how couchgen resolves its settings (flag over --local over environment, the region of an AWS queue URL,
-// the endpoint of an emulated one), parses request options, and stays in step with the local stack's defaults and
-// the SQS adapter's jobId rule. In-process unit tests: no network.
+// the endpoint of an emulated one, the Bedrock region), parses request options into the pipeline's request fields,
+// names downloaded images by their format, and stays in step with the local stack's defaults and the SQS adapter's
+// jobId rule. In-process unit tests: no network.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LOCAL_STACK, regionOfAwsQueueUrl, resolveApiSettings, resolveQueueSettings } from "../../cli/config";
-import { buildImageRequest, parseSeed, parseSize } from "../../cli/image-request";
+import {
+  LOCAL_STACK,
+  regionOfAwsQueueUrl,
+  resolveApiSettings,
+  resolveBedrockSettings,
+  resolveQueueSettings,
+} from "../../cli/config";
+import { extensionDisagrees, imageExtension, outputPath } from "../../cli/download-image";
+import { buildImageRequest, parseAspectRatio, parseModelId, parseSeed, parseSize } from "../../cli/image-request";
 import { jobIdForMessage } from "../../cli/queue";
+import { REQUEST_FIELDS } from "../../functions/shared/image-request";
+import { DEFAULT_BEDROCK_REGION } from "../../functions/shared/models/catalog";
 import { jobIdForMessage as adapterJobIdForMessage } from "../../functions/start-job/sqs-adapter";
 import { DEFAULT_PORTS } from "../../local/local-stack";
 
@@ -14,6 +27,7 @@ describe("--local", () => {
   it("targets the local stack's default ports and queue", () => {
     expect(new URL(LOCAL_STACK.apiUrl).port).toBe(String(DEFAULT_PORTS.api));
     expect(new URL(LOCAL_STACK.queueUrl).port).toBe(String(DEFAULT_PORTS.sqs));
+    expect(new URL(LOCAL_STACK.bedrockUrl).port).toBe(String(DEFAULT_PORTS.bedrock));
     expect(LOCAL_STACK.queueUrl).toMatch(/\/123456789012\/couch-imagegen-jobs$/);
   });
 
@@ -80,7 +94,61 @@ describe("queue settings", () => {
   });
 });
 
+describe("Bedrock settings", () => {
+  it("takes --region, else BEDROCK_REGION, else the catalog's default region; --local adds the stand-in", () => {
+    const env = { BEDROCK_REGION: "us-east-1", AWS_REGION: "eu-west-1" };
+
+    expect(resolveBedrockSettings({}, { region: "us-east-2" }, env)).toEqual({ region: "us-east-2", local: false });
+    expect(resolveBedrockSettings({}, {}, env)).toEqual({ region: "us-east-1", local: false });
+    expect(resolveBedrockSettings({ local: true }, {}, {})).toEqual({
+      region: DEFAULT_BEDROCK_REGION,
+      endpoint: LOCAL_STACK.bedrockUrl,
+      credentials: LOCAL_STACK.credentials,
+      local: true,
+    });
+  });
+
+  it("says where a malformed region came from", () => {
+    expect(() => resolveBedrockSettings({}, {}, { BEDROCK_REGION: "US West" })).toThrow(
+      'The Bedrock region "US West" (from --region or BEDROCK_REGION) is not an AWS region code',
+    );
+  });
+});
+
 describe("request options", () => {
+  it("turns --model, --aspect-ratio, --format, --seed and --negative into the API's fields", () => {
+    expect(
+      buildImageRequest("a kite", {
+        model: parseModelId("us.stability.stable-image-core-v1:1"),
+        aspectRatio: parseAspectRatio("16:9"),
+        format: "jpeg",
+        seed: parseSeed("42"),
+        negative: "rain",
+      }),
+    ).toEqual({
+      prompt: "a kite",
+      negativePrompt: "rain",
+      seed: 42,
+      aspectRatio: "16:9",
+      outputFormat: "jpeg",
+      model: "us.stability.stable-image-core-v1:1",
+    });
+  });
+
+  it("sends only fields of the pipeline's request contract", () => {
+    const every = buildImageRequest("a kite", {
+      model: "amazon.nova-canvas-v1:0",
+      aspectRatio: "1:1",
+      size: { width: 512, height: 512 },
+      format: "png",
+      quality: "premium",
+      seed: 1,
+      negative: "rain",
+    });
+
+    expect(Object.keys(every).filter((key) => !(REQUEST_FIELDS as readonly string[]).includes(key))).toEqual([]);
+  });
+
   it("turns --size, --seed, --negative and --quality into the API's fields", () => {
     expect(
       buildImageRequest("a kite", {
@@ -97,6 +165,36 @@ describe("request options", () => {
     expect(() => parseSize("512")).toThrow("expected WIDTHxHEIGHT");
     expect(() => parseSeed("-1")).toThrow("expected a whole number");
     expect(parseSize("99999x1")).toEqual({ width: 99999, height: 1 });
+  });
+
+  it("checks only the shape of an aspect ratio and a model id, leaving which ones a model takes to the pipeline", () => {
+    expect(parseAspectRatio(" 21:9 ")).toBe("21:9");
+    expect(parseAspectRatio("5:4")).toBe("5:4");
+    expect(() => parseAspectRatio("16/9")).toThrow("expected WIDTH:HEIGHT, e.g. 16:9.");
+    expect(() => parseAspectRatio("wide")).toThrow("expected WIDTH:HEIGHT");
+    expect(parseModelId("amazon.titan-image-generator-v1")).toBe("amazon.titan-image-generator-v1");
+    expect(parseModelId("stability.sd3-large-v1:0")).toBe("stability.sd3-large-v1:0");
+    expect(() => parseModelId("Stable Image Core")).toThrow("couchgen models --all lists them");
+    expect(() => parseModelId("stability")).toThrow("expected a Bedrock model id");
+  });
+});
+
+describe("downloaded image names", () => {
+  it("follow the stored image's format: <jobId>.jpg in a directory for a JPEG, .png otherwise", () => {
+    const directory = mkdtempSync(join(tmpdir(), "couchgen-out-"));
+
+    expect(imageExtension("s3://b/local/generated_images/j1.jpg")).toBe(".jpg");
+    expect(imageExtension("s3://b/local/generated_images/j1.png")).toBe(".png");
+    expect(imageExtension(undefined)).toBe(".png");
+    expect(outputPath(directory, "j1", ".jpg")).toBe(join(directory, "j1.jpg"));
+    expect(outputPath(join(directory, "mine.jpeg"), "j1", ".jpg")).toBe(join(directory, "mine.jpeg"));
+  });
+
+  it("notice a file name that says another format, but not one without an image extension", () => {
+    expect(extensionDisagrees("/tmp/picture.png", ".jpg")).toBe(true);
+    expect(extensionDisagrees("/tmp/picture.JPEG", ".jpg")).toBe(false);
+    expect(extensionDisagrees("/tmp/picture.jpg", ".png")).toBe(true);
+    expect(extensionDisagrees("/tmp/picture", ".jpg")).toBe(false);
   });
 });
 

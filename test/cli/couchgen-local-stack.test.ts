@@ -1,6 +1,7 @@
 // Verifies couchgen end to end against the real local stack (emulated SQS, S3, DynamoDB, Step Functions runner, the
 // real handlers): the image's entry point enqueues like the old Java client, generate/status/wait follow jobs to
-// SUCCEEDED, FAILED and REJECTED with their exit codes, --out saves the S3 object byte for byte, and --json parses.
+// SUCCEEDED, FAILED and REJECTED with their exit codes, --model/--aspect-ratio/--format reach the model, --out saves
+// the S3 object byte for byte (a JPEG as .jpg), and --json parses.
 // The CLI runs as a child process from the same esbuild bundle the image ships. Not covered here: real AWS (SigV4
 // against SQS, API Gateway's usage plans) and Docker itself (there is no engine here; dockerfile.test.ts lints it).
 import { readFileSync } from "node:fs";
@@ -11,11 +12,14 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/exit-codes";
 import type { JobStatus } from "../../functions/job-status/job-status";
+import { DEFAULT_MODEL_ID, resolveModel } from "../../functions/shared/models/catalog";
+import { limitsOf } from "../../functions/shared/models/families";
 import { type LocalStack, startLocalStack } from "../../local/local-stack";
 import { buildBundle, type CouchgenRun, imageEntrypoint, isolatedEnv, run } from "./couchgen-process";
 
 const API_KEY = "cli-test-key";
-// The Bedrock stand-in refuses prompts containing this word as a content-filter block: final, so the job FAILS.
+const ULTRA = "stability.stable-image-ultra-v1:1";
+// The Bedrock stand-in refuses prompts containing this word as a content-filter block: the job is REJECTED.
 const BLOCK_WORD = "forbidden-landmark";
 
 let stack: LocalStack;
@@ -108,12 +112,13 @@ describe("the container's entry point (docker run -e SQS_QUEUE_URL=... IMAGE pro
 describe("generate", () => {
   it("--wait --out saves the very bytes of the S3 object, and stdout ends with the S3 URI", async () => {
     const out = join(workDir, "lighthouse.png");
+    const [width, height] = limitsOf(resolveModel(DEFAULT_MODEL_ID)).aspectRatios["16:9"] ?? [];
 
     const result = await couchgen([
       "generate",
       "a lighthouse at dawn",
-      "--size",
-      "512x512",
+      "--aspect-ratio",
+      "16:9",
       "--seed",
       "7",
       "--negative",
@@ -132,7 +137,62 @@ describe("generate", () => {
     expect(result.stderr).toContain(`Saved ${out}`);
     const saved = await readFile(out);
     expect(saved.equals(await s3Object(s3Uri))).toBe(true);
-    expect(pngSize(saved)).toEqual({ width: 512, height: 512 });
+    expect(pngSize(saved)).toEqual({ width, height });
+  });
+
+  it("--format jpeg --out <directory> saves <jobId>.jpg, the JPEG stored in S3", async () => {
+    const result = await couchgen([
+      "generate",
+      "a harbour at noon",
+      "--model",
+      ULTRA,
+      "--format",
+      "jpeg",
+      "--out",
+      workDir,
+      "--json",
+      "--interval",
+      "0.1",
+    ]);
+
+    expect(result.code).toBe(ExitCode.Ok);
+    const { jobId, job, file } = parseJson<{ jobId: string; job: JobStatus; file: { path: string } }>(result);
+    expect(job).toMatchObject({ status: "SUCCEEDED", modelId: ULTRA });
+    expect(job.s3Uri).toMatch(/\.jpg$/);
+    expect(file.path).toBe(join(workDir, `${jobId}.jpg`));
+    const saved = await readFile(file.path);
+    expect(saved.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    expect(saved.equals(await s3Object(job.s3Uri!))).toBe(true);
+  });
+
+  it("--model with --size and --quality drives a legacy pixel model", async () => {
+    const result = await couchgen([
+      "generate",
+      "a windmill",
+      "--model",
+      "amazon.titan-image-generator-v1",
+      "--size",
+      "512x512",
+      "--quality",
+      "premium",
+      "--wait",
+      "--json",
+      "--interval",
+      "0.1",
+    ]);
+
+    expect(result.code).toBe(ExitCode.Ok);
+    const { job } = parseJson<{ job: JobStatus }>(result);
+    expect(job).toMatchObject({ status: "SUCCEEDED", modelId: "amazon.titan-image-generator-v1" });
+    expect(pngSize(await s3Object(job.s3Uri!))).toEqual({ width: 512, height: 512 });
+  });
+
+  it("prints the API's 400 naming the accepted ratios for an aspect ratio the model does not take (exit 3)", async () => {
+    const result = await couchgen(["generate", "a kite", "--aspect-ratio", "7:3"]);
+
+    expect(result.code).toBe(ExitCode.Refused);
+    expect(result.stderr).toContain('couchgen: API 400: "aspectRatio" must be one of');
+    expect(result.stderr).toContain('got "7:3"');
   });
 
   it("prints the API's 400 message and status for a prompt with a control character (exit 3)", async () => {
@@ -192,14 +252,28 @@ describe("wait", () => {
     );
   });
 
-  it("exits 5 with the cause when the job FAILED (the model refused the prompt)", async () => {
+  it("exits 6 with ContentBlocked when the model's content filter refused the prompt", async () => {
     const result = await couchgen(["generate", `a ${BLOCK_WORD} at night`, "--wait", "--json", "--interval", "0.1"]);
 
-    expect(result.code).toBe(ExitCode.JobFailed);
+    expect(result.code).toBe(ExitCode.JobRejected);
     const { job } = parseJson<{ job: JobStatus }>(result);
-    expect(job.status).toBe("FAILED");
-    expect(job.error).toBeTruthy();
+    expect(job).toMatchObject({ status: "REJECTED", error: "ContentBlocked" });
     expect(job.cause).toBeTruthy();
+  });
+
+  it("exits 5 with the cause when the job FAILED (Bedrock kept failing through the retries)", async () => {
+    stack.bedrock.setFaults({ internalErrorRate: 1 });
+    try {
+      const result = await couchgen(["generate", "a quiet field", "--wait", "--json", "--interval", "0.1"]);
+
+      expect(result.code).toBe(ExitCode.JobFailed);
+      const { job } = parseJson<{ job: JobStatus }>(result);
+      expect(job.status).toBe("FAILED");
+      expect(job.error).toBeTruthy();
+      expect(job.cause).toBeTruthy();
+    } finally {
+      stack.bedrock.setFaults({ internalErrorRate: 0 });
+    }
   });
 
   it("downloads with --out into a directory as <jobId>.png", async () => {

@@ -36,7 +36,18 @@ describe("help", () => {
     const result = await couchgen(["--help"]);
 
     expect(result.code).toBe(ExitCode.Ok);
-    for (const text of ["enqueue", "generate", "status", "wait", "SQS_QUEUE_URL", "COUCHGEN_API_URL", "Exit codes"]) {
+    for (const text of [
+      "enqueue",
+      "generate",
+      "status",
+      "wait",
+      "models",
+      "SQS_QUEUE_URL",
+      "COUCHGEN_API_URL",
+      "BEDROCK_REGION",
+      "Exit codes",
+      "9 models --check",
+    ]) {
       expect(result.stdout).toContain(text);
     }
   });
@@ -102,6 +113,23 @@ describe("arguments", () => {
     expect(result.code).toBe(ExitCode.Usage);
     expect(result.stderr).toContain("argument 'big' is invalid. expected WIDTHxHEIGHT in pixels, e.g. 1024x1024.");
     expectNoStackTrace(result);
+  });
+
+  it("rejects a malformed --aspect-ratio and an unknown --format, naming what is accepted (exit 2)", async () => {
+    const ratio = await couchgen(["generate", "a kite", "--aspect-ratio", "16x9", "--local"]);
+    const format = await couchgen(["enqueue", "a kite", "--format", "webp", "--local"]);
+
+    expect(ratio.code).toBe(ExitCode.Usage);
+    expect(ratio.stderr).toContain("argument '16x9' is invalid. expected WIDTH:HEIGHT, e.g. 16:9.");
+    expect(format.code).toBe(ExitCode.Usage);
+    expect(format.stderr).toContain("argument 'webp' is invalid. Allowed choices are png, jpeg.");
+  });
+
+  it("refuses --size with --aspect-ratio, which the pipeline would refuse too", async () => {
+    const result = await couchgen(["generate", "a kite", "--size", "512x512", "--aspect-ratio", "1:1", "--local"]);
+
+    expect(result.code).toBe(ExitCode.Usage);
+    expect(result.stderr).toContain("option '--size <WxH>' cannot be used with option '--aspect-ratio <W:H>'");
   });
 
   it("asks to quote a prompt given as several words", async () => {

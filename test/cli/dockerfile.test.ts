@@ -2,6 +2,7 @@
 // misreading aside), the runtime stage ships only the bundle, runs as a non-root user with couchgen as its entry point,
 // and .dockerignore lets through exactly what the build stage copies. That the entry point enqueues like the old
 // image is tested against the local stack in couchgen-local-stack.test.ts; the workflow builds the image for real.
+// The bundle test copies what the build stage copies, as the Dockerfile says, so the two cannot drift apart.
 import { cpSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -36,6 +37,11 @@ function stages(): string[][] {
     result.at(-1)?.push(line);
   }
   return result;
+}
+
+/** The sources of the build stage's COPY lines: what it takes from the build context. */
+function buildStageSources(): string[] {
+  return (stages()[0] ?? []).filter((line) => line.startsWith("COPY ")).flatMap((line) => line.split(" ").slice(1, -1));
 }
 
 describe("cli/Dockerfile", () => {
@@ -73,22 +79,22 @@ describe("cli/Dockerfile", () => {
 });
 
 describe(".dockerignore", () => {
-  it("lets through only what the build stage copies: the manifests and cli/", () => {
+  it("lets through only what the build stage copies: the manifests, cli/ and the model catalog", () => {
     const rules = dockerignore.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#"));
-    const copied = stages()[0]
-      ?.filter((line) => line.startsWith("COPY "))
-      .flatMap((line) => line.split(" ").slice(1, -1));
+    const copied = buildStageSources();
 
     expect(rules[0]).toBe("*");
-    expect(copied).toEqual(["package.json", "package-lock.json", "cli"]);
-    for (const path of copied ?? []) expect(rules).toContain(path === "cli" ? "!cli/" : `!${path}`);
+    expect(copied).toEqual(["package.json", "package-lock.json", "cli", "functions/shared/models/catalog.ts"]);
+    expect(rules.filter((rule) => rule.startsWith("!"))).toEqual(
+      copied.map((path) => (path === "cli" ? "!cli/" : `!${path}`)),
+    );
   });
 });
 
 describe("the build stage", () => {
-  it("bundles couchgen from nothing but what it copies (the CLI imports no runtime code from elsewhere)", async () => {
+  it("bundles couchgen from nothing but what it copies (the CLI imports no other runtime code)", async () => {
     const context = mkdtempSync(join(tmpdir(), "couchgen-context-"));
-    for (const path of ["package.json", "package-lock.json", "cli"]) {
+    for (const path of buildStageSources()) {
       cpSync(join(REPOSITORY, path), join(context, path), { recursive: true });
     }
     // Stands in for the stage's `npm ci`: the same locked packages, without the download.

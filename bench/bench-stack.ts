@@ -36,6 +36,8 @@ const ALL_FREE_PORTS = { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, s
 // `<prefix> 200 <model> <w>x<h> images=1 seed=<n> prompt-sha256=<12 hex> <ms>ms`: the stand-in's line per image.
 const STAND_IN_IMAGE_LINE = /\s200\s.*prompt-sha256=([0-9a-f]{12})\s(\d+)ms$/;
 
+export const BENCH_MODEL_ID = "amazon.nova-canvas-v1:0";
+
 /** Starts a fresh local stack in a temporary data directory; `close` stops it and deletes the directory. */
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "couch-imagegen-bench-"));
@@ -46,6 +48,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     fresh: true,
     dataDir,
     ports: ALL_FREE_PORTS,
+    // Nova Canvas takes pixel sizes, so the stand-in can draw the smallest (320x320) pictures and leave the two cores
+    // to the pipeline: what is measured is orchestration, not drawing. Prices are per model (bench/prices.ts).
+    modelId: BENCH_MODEL_ID,
     retryTimeScale: options.retryTimeScale,
     bedrock: options.bedrock,
     log: (line) => {

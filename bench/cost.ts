@@ -1,6 +1,6 @@
 import type { PhaseResult } from "./burst";
 import type { DeployedShape } from "./deployed-shape";
-import { PRICES } from "./prices";
+import { DEFAULT_MODEL_ID, MODEL_PRICES, type ModelPrice, modelPrice, PRICES } from "./prices";
 import type { Spread } from "./stats";
 
 /** One cost line, USD per 1,000 delivered images, for the clean run and the run with retries. */
@@ -11,13 +11,33 @@ export interface CostLine {
   withRetries: number;
 }
 
+/** The Bedrock price of 1,000 images for one model, and what everything beyond Bedrock adds to it, as a share. */
+export interface ModelCost {
+  modelId: string;
+  variant?: string;
+  name: string;
+  lifecycle: string;
+  region: string;
+  /** False where the price is not from an AWS source (bench/prices.ts MODEL_PRICES). */
+  confirmed: boolean;
+  source: string;
+  bedrockPer1000: number;
+  /** totals / bedrockPer1000: the beyond-Bedrock cost is the same for every model, the share is not. */
+  share: { standard: { clean: number; withRetries: number }; express: { clean: number; withRetries: number } };
+}
+
 export interface CostResult {
   /** Everything but the orchestration itself: the same under Standard and Express. */
   shared: CostLine[];
   standard: CostLine;
   express: CostLine;
   totals: { standard: CostLine; express: CostLine };
+  /** The model the headline figures use (DEFAULT_MODEL_ID). */
+  defaultModelId: string;
+  /** The default model's Bedrock price for 1,000 images. */
   bedrockPer1000: number;
+  /** Every model in MODEL_PRICES, the default first. */
+  perModel: ModelCost[];
   assumptions: string[];
 }
 
@@ -157,23 +177,50 @@ export function costPer1000Images(
     clean: sharedTotal("clean") + orchestration.clean,
     withRetries: sharedTotal("withRetries") + orchestration.withRetries,
   });
+  const totals = {
+    standard: totalWith(standard, "Total with Standard"),
+    express: totalWith(express, "Total with Express"),
+  };
+  const modelCost = (price: ModelPrice): ModelCost => {
+    const bedrockPer1000 = price.usd * 1000;
+    return {
+      modelId: price.modelId,
+      ...(price.variant === undefined ? {} : { variant: price.variant }),
+      name: price.name,
+      lifecycle: price.lifecycle,
+      region: price.region,
+      confirmed: price.confirmed,
+      source: price.source,
+      bedrockPer1000,
+      share: {
+        standard: {
+          clean: totals.standard.clean / bedrockPer1000,
+          withRetries: totals.standard.withRetries / bedrockPer1000,
+        },
+        express: {
+          clean: totals.express.clean / bedrockPer1000,
+          withRetries: totals.express.withRetries / bedrockPer1000,
+        },
+      },
+    };
+  };
+  const defaultPrice = modelPrice(DEFAULT_MODEL_ID);
   return {
     shared,
     standard,
     express,
-    totals: {
-      standard: totalWith(standard, "Total with Standard"),
-      express: totalWith(express, "Total with Express"),
-    },
-    bedrockPer1000: PRICES.novaCanvasImage.usd * 1000,
+    totals,
+    defaultModelId: DEFAULT_MODEL_ID,
+    bedrockPer1000: defaultPrice.usd * 1000,
+    perModel: [defaultPrice, ...MODEL_PRICES.filter((price) => price !== defaultPrice)].map(modelCost),
     assumptions: [
       `${STATUS_POLLS_PER_JOB} status polls (GET /jobs) per job and ${DOWNLOADS_PER_IMAGE} image download (A3); the SQS path has no API requests but about 1.2 SQS requests per job`,
       "start-job's billed duration is the whole local POST round trip of the clean run (an upper bound); job-status's the local GET round trip",
       "one write unit per status update and one read unit per poll (A6; a 1,024-character prompt makes the item about 1.3 KB: 2 write units)",
       `log volume: the execution history measured, plus ${LOG_EVENT_ENVELOPE_BYTES} B of envelope per event, ${LAMBDA_LOG_BYTES_PER_JOB / 1000} KB of Lambda and ${ACCESS_LOG_BYTES_PER_JOB / 1000} KB of access logs per job (A8)`,
-      `GenerateImage's measured duration holds the stand-in's latency L (clean: ${(measuredGenerateSeconds).toFixed(1)} s); each second of model latency costs $${perModelSecond.toFixed(4)} per 1,000 images at its memory, so Nova Canvas's ~8.3 s (A1) would add about $${(Math.max(0, 8.3 - measuredGenerateSeconds) * perModelSecond).toFixed(3)}`,
+      `GenerateImage's measured duration holds the stand-in's latency L (clean: ${(measuredGenerateSeconds).toFixed(1)} s); each second of model latency costs $${perModelSecond.toFixed(4)} per 1,000 images at its memory, so Nova Canvas's ~8.3 s (A1; no latency was measured for the Stability models) would add about $${(Math.max(0, 8.3 - measuredGenerateSeconds) * perModelSecond).toFixed(3)}`,
       "transitions are the states entered plus retries, the Succeed state included (A10: an upper bound if AWS does not bill it)",
-      "no free tiers; on-demand prices, us-east-1",
+      `no free tiers; on-demand prices, us-east-1 beyond Bedrock; Bedrock per model as bench/prices.ts MODEL_PRICES has it (the Stability models: us-west-2, the only Region serving them; their prices are not confirmed on an AWS page), headline model ${DEFAULT_MODEL_ID}`,
     ],
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Public on-demand prices, us-east-1, as docs/ARCHITECTURE.md §2.2 lists them with the copy each was read from and
- * its date (this sandbox has no internet; the architecture document's sources are the project's one record of them).
+ * Public on-demand prices of everything beyond Bedrock, us-east-1, as docs/ARCHITECTURE.md §2.2 lists them with the copy
+ * each was read from and its date (this sandbox has no internet; the architecture document's sources are the project's
+ * one record of them). The Bedrock price per image is per model: MODEL_PRICES below, with docs/MODELS.md, Prices.
  * No free tiers are applied: a production account at volume is past them. Re-check before a budget decision.
  */
 export const PRICE_SOURCE = "docs/ARCHITECTURE.md §2.2 (prices used)";
@@ -75,9 +76,121 @@ export const PRICES = {
     unit: "X-Ray trace recorded",
     source: "aws.amazon.com/xray/pricing (stored copies)",
   },
-  novaCanvasImage: {
+} as const satisfies Record<string, Price>;
+
+/** The model whose price the headline figures (bedrockPer1000, the target "share of the Bedrock price") use. */
+export const DEFAULT_MODEL_ID = "stability.stable-image-core-v1:1";
+
+/** One Bedrock on-demand price per generated image, for one model id (and, for Nova Canvas, one quality tier). */
+export interface ModelPrice extends Price {
+  modelId: string;
+  /** Set where one model id has several prices (Nova Canvas standard / premium). */
+  variant?: string;
+  name: string;
+  family: "stability-image" | "amazon-image";
+  /** Lifecycle as the Bedrock "Model lifecycle" pages and model cards give it (docs/MODELS.md, Lifecycle). */
+  lifecycle: string;
+  /** The Region the price is for. */
+  region: string;
+  /** False where no AWS page with the figure was found: the figure is a third-party one or an assumption. */
+  confirmed: boolean;
+}
+
+/**
+ * Bedrock price per image, per model id. Only Nova Canvas's figures come from an AWS source (the AWS Price List Bulk API,
+ * as the project already cites it); the stored copies of aws.amazon.com/bedrock/pricing render no figures, and no AWS
+ * page with the Stability or Titan prices was found (docs/MODELS.md, "Not confirmed"). Check the AWS Marketplace rate
+ * card (bedrock:ListFoundationModelAgreementOffers) or the Price List before any budget decision.
+ */
+export const MODEL_PRICES: readonly ModelPrice[] = [
+  {
+    modelId: "stability.stable-image-core-v1:1",
+    name: "Stable Image Core",
+    family: "stability-image",
+    lifecycle: "Active",
+    region: "us-west-2",
+    confirmed: false,
     usd: 0.04,
-    unit: "Nova Canvas image, standard, up to 1024x1024 (premium $0.06; up to 2048x2048 $0.06 / $0.08)",
+    unit: "image (any aspect ratio)",
+    source:
+      "NOT on an AWS page found here; third-party: AWS Marketplace rate card observed via ListFoundationModelAgreementOffers (public build notes), and public price maps",
+  },
+  {
+    modelId: "stability.stable-image-ultra-v1:1",
+    name: "Stable Image Ultra",
+    family: "stability-image",
+    lifecycle: "Active",
+    region: "us-west-2",
+    confirmed: false,
+    usd: 0.14,
+    unit: "image (any aspect ratio)",
+    source:
+      "NOT on an AWS page found here; third-party: Marketplace rate card observed (public build notes) and public price maps; one third-party note says ~$0.08",
+  },
+  {
+    modelId: "stability.sd3-5-large-v1:0",
+    name: "Stable Diffusion 3.5 Large",
+    family: "stability-image",
+    lifecycle: "Active",
+    region: "us-west-2",
+    confirmed: false,
+    usd: 0.08,
+    unit: "image (any aspect ratio)",
+    source: "NOT on an AWS page found here; third-party public price maps only (one third-party note says ~$0.06)",
+  },
+  {
+    modelId: "amazon.nova-canvas-v1:0",
+    variant: "standard",
+    name: "Nova Canvas",
+    family: "amazon-image",
+    lifecycle: "Legacy 2026-03-30, EOL 2026-09-30",
+    region: "us-east-1",
+    confirmed: true,
+    usd: 0.04,
+    unit: "image, standard, up to 1024x1024 (up to 2048x2048: $0.06)",
     source: "AWS Price List Bulk API, AmazonBedrock us-east-1, publication 2026-09-01",
   },
-} as const satisfies Record<string, Price>;
+  {
+    modelId: "amazon.nova-canvas-v1:0",
+    variant: "premium",
+    name: "Nova Canvas",
+    family: "amazon-image",
+    lifecycle: "Legacy 2026-03-30, EOL 2026-09-30",
+    region: "us-east-1",
+    confirmed: true,
+    usd: 0.06,
+    unit: "image, premium, up to 1024x1024 (up to 2048x2048: $0.08)",
+    source: "AWS Price List Bulk API, AmazonBedrock us-east-1, publication 2026-09-01",
+  },
+  {
+    modelId: "amazon.titan-image-generator-v2:0",
+    name: "Titan Image Generator G1 v2",
+    family: "amazon-image",
+    lifecycle: "Legacy 2025-12-30, EOL 2026-06-30",
+    region: "us-east-1",
+    confirmed: false,
+    usd: 0.01,
+    unit: "image, standard, 1024x1024",
+    source: "assumption (docs/ARCHITECTURE.md §2.2: not found in stored material); third-party price maps say $0.008",
+  },
+  {
+    modelId: "amazon.titan-image-generator-v1",
+    name: "Titan Image Generator G1",
+    family: "amazon-image",
+    lifecycle: "not listed on the Model lifecycle pages read",
+    region: "us-east-1",
+    confirmed: false,
+    usd: 0.01,
+    unit: "image, standard, 1024x1024",
+    source: "assumption, as for v2 (no AWS figure found); third-party price maps say $0.008",
+  },
+];
+
+/** The price of one model id (and variant); the first entry for the id when no variant is given. */
+export function modelPrice(modelId: string, variant?: string): ModelPrice {
+  const price = MODEL_PRICES.find(
+    (entry) => entry.modelId === modelId && (variant === undefined || entry.variant === variant),
+  );
+  if (!price) throw new Error(`no Bedrock price for model ${modelId}${variant ? ` (${variant})` : ""}`);
+  return price;
+}

@@ -1,11 +1,11 @@
 import { CONFIG_DEFAULTS } from "../infra/config";
 import type { BundlesResult } from "./bundles";
 import type { BurstResult } from "./burst";
-import type { CostLine, CostResult } from "./cost";
+import type { CostLine, CostResult, ModelCost } from "./cost";
 import type { DeployedShape } from "./deployed-shape";
 import type { MachineInfo } from "./machine";
 import type { OverheadResult } from "./overhead";
-import { PRICE_SOURCE, PRICES } from "./prices";
+import { MODEL_PRICES, PRICE_SOURCE, PRICES } from "./prices";
 import { type ModelResult, type Retrier, worstCaseBackoffSeconds } from "./retry-model";
 import type { Spread } from "./stats";
 
@@ -266,7 +266,7 @@ ${bundleNote(report)}`);
   sections.push(`## 4. Cost per 1,000 images
 
 Per 1,000 images delivered through the API (the caller polls status), beyond the Bedrock price of
-$${cost.bedrockPer1000.toFixed(2)} (Nova Canvas, standard, up to 1024x1024). "Clean" is the burst run's baseline phase (${settings.cleanJobs} jobs, no quota,
+$${cost.bedrockPer1000.toFixed(2)} (${cost.defaultModelId}, the default model; other models below). "Clean" is the burst run's baseline phase (${settings.cleanJobs} jobs, no quota,
 L=${settings.latencyMs / 1000} s); "with retries" is the burst itself (${burst.metrics.transitions.mean.toFixed(2)} transitions per image instead of ${run.clean.metrics.transitions.mean.toFixed(2)}). Transitions are
 counted from the real event histories, task attempts and their durations too; S3, DynamoDB and Step Functions
 requests were counted by a proxy in front of the emulators; memory comes from the synthesized CDK stack
@@ -278,6 +278,13 @@ ${[...cost.shared, cost.standard].map(costRow).join("\n")}
 | **Total with Standard** | | **$${cost.totals.standard.clean.toFixed(4)}** (${percent(cost.totals.standard.clean / cost.bedrockPer1000)}) | **$${cost.totals.standard.withRetries.toFixed(4)}** (${percent(cost.totals.standard.withRetries / cost.bedrockPer1000)}) |
 ${costRow(cost.express)}
 | **Total with Express instead** | | **$${cost.totals.express.clean.toFixed(4)}** (${percent(cost.totals.express.clean / cost.bedrockPer1000)}) | **$${cost.totals.express.withRetries.toFixed(4)}** (${percent(cost.totals.express.withRetries / cost.bedrockPer1000)}) |
+
+Per model: the Bedrock price of 1,000 images and what everything beyond Bedrock (the same for every model) adds to
+it. Prices marked "unconfirmed" were not found on an AWS page (docs/MODELS.md, Prices).
+
+| model | lifecycle | Bedrock / 1,000 | Standard clean | Standard with retries | Express clean | Express with retries |
+|---|---|---|---|---|---|---|
+${cost.perModel.map(modelRow).join("\n")}
 
 **Standard or Express.** ${expressNote(report)}
 
@@ -294,12 +301,21 @@ is the estimate these measurements check):
 ${Object.values(PRICES)
   .map((price) => `| $${formatPrice(price.usd)} | ${price.unit} | ${price.source} |`)
   .join("\n")}
+
+Bedrock, per model (bench/prices.ts MODEL_PRICES; docs/MODELS.md has the sources and what is not confirmed):
+
+| model | price | unit | region | source |
+|---|---|---|---|---|
+${MODEL_PRICES.map(
+  (price) =>
+    `| ${price.modelId}${price.variant ? ` (${price.variant})` : ""} | $${formatPrice(price.usd)}${price.confirmed ? "" : " (unconfirmed)"} | ${price.unit} | ${price.region} | ${price.source} |`,
+).join("\n")}
 `);
 
   sections.push(`## Reading these figures
 
 - The stand-in is not Bedrock: its quota is a sliding one-second window, its latency fixed; Bedrock's real quota for
-  Nova Canvas and its latency (several seconds per image) differ per account and region.
+  each image model and its latency (several seconds per image) differ per model, account and region.
 - The local stack runs everything on one machine: ${settings.jobs} executions starting at once compete for ${machine.cores} cores, which inflates
   the first seconds of the burst (see POST answer times: p50 ${ms(burst.apiAnswerMs.p50)} in the burst, ${ms(run.clean.apiAnswerMs.p50)} in the clean phase).
 - s3rver (the local S3) answers concurrent DeleteObject calls with 500 InternalError now and then (a race in its
@@ -399,6 +415,13 @@ function stateTable(states: Record<string, Spread>): string {
   return `| state | p50 | p95 | max |\n|---|---|---|---|\n${Object.entries(states)
     .map(([state, values]) => `| ${state} | ${values.p50} | ${values.p95} | ${values.max} |`)
     .join("\n")}`;
+}
+
+function modelRow(model: ModelCost): string {
+  const label = `${model.name} \`${model.modelId}\`${model.variant ? ` ${model.variant}` : ""}`;
+  const price = `$${model.bedrockPer1000.toFixed(2)}${model.confirmed ? "" : " (unconfirmed)"}`;
+  const { standard, express } = model.share;
+  return `| ${label} | ${model.lifecycle} | ${price} | ${percent(standard.clean)} | ${percent(standard.withRetries)} | ${percent(express.clean)} | ${percent(express.withRetries)} |`;
 }
 
 function costRow(line: CostLine): string {

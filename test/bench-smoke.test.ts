@@ -117,6 +117,31 @@ describe("npm run bench -- --smoke", () => {
     expect(totals.standard.clean).toBeLessThan(bedrockPer1000);
   });
 
+  it("priced the Bedrock side per model, the default (Stable Image Core) first, with the same beyond-Bedrock total", () => {
+    const { perModel, defaultModelId, bedrockPer1000, totals } = report.cost;
+    expect(defaultModelId).toBe("stability.stable-image-core-v1:1");
+    expect(perModel[0]?.modelId).toBe(defaultModelId);
+    expect(perModel[0]?.bedrockPer1000).toBe(bedrockPer1000);
+    expect(perModel.map((model) => `${model.modelId}${model.variant ? ` ${model.variant}` : ""}`).sort()).toEqual(
+      [
+        "amazon.nova-canvas-v1:0 premium",
+        "amazon.nova-canvas-v1:0 standard",
+        "amazon.titan-image-generator-v1",
+        "amazon.titan-image-generator-v2:0",
+        "stability.sd3-5-large-v1:0",
+        "stability.stable-image-core-v1:1",
+        "stability.stable-image-ultra-v1:1",
+      ].sort(),
+    );
+    for (const model of perModel) {
+      expect(Number.isFinite(model.bedrockPer1000) && model.bedrockPer1000 > 0, model.modelId).toBe(true);
+      expect(model.source.length, model.modelId).toBeGreaterThan(0);
+      expect(model.share.standard.clean * model.bedrockPer1000).toBeCloseTo(totals.standard.clean, 9);
+      expect(model.share.express.withRetries * model.bedrockPer1000).toBeCloseTo(totals.express.withRetries, 9);
+    }
+    expect(markdown).toContain("| model | lifecycle | Bedrock / 1,000 |");
+  });
+
   it("ran the retry model for every policy", () => {
     expect(report.model.length).toBeGreaterThanOrEqual(5);
     for (const row of report.model)

@@ -32,6 +32,13 @@ const cliMissing = !existsSync(AWS_CLI);
 /** Tests that need the AWS CLI skip without it on a laptop; in CI (`CI` set) they run and fail saying what to install. */
 export const skipWithoutAwsCli = cliMissing && !process.env.CI;
 
+/**
+ * The legacy model that takes pixel sizes. Files that test the pipeline's mechanics rather than a model make it
+ * their stack's default, so their jobs draw small (320x320) stand-in images; test/e2e/models.test.ts covers the
+ * current default model and every other one.
+ */
+export const PIXEL_MODEL_ID = "amazon.nova-canvas-v1:0";
+
 export const JOB_POLL_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 25;
 const TERMINAL_JOB_STATES = new Set(["SUCCEEDED", "FAILED", "REJECTED"]);

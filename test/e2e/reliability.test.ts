@@ -1,7 +1,7 @@
 // End to end under Bedrock faults, and the local Step Functions endpoint people inspect executions with: half of all
 // InvokeModel calls throttled → every job still SUCCEEDED through the state machine's retries; every call throttled →
 // FAILED after the ASL's retry budget, the cause in GET /jobs and a failure notification on the SNS topic; a
-// content-filter refusal → FAILED at once; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
+// content-filter refusal → REJECTED at once; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
 // @aws-sdk/client-sfn and the AWS CLI. The whole local stack runs in this process with retry intervals ×0.01 (the
 // attempts, backoff and catches are the file's own). It cannot show AWS itself: the faults are the Bedrock stand-in's,
 // not Bedrock's real throttling, the executions run on aws-local-stepfunctions, not on Step Functions, and SNS is
@@ -24,6 +24,7 @@ import {
   imageKeyOf,
   listExecutions,
   objectExists,
+  PIXEL_MODEL_ID,
   pollUntil,
   skipWithoutAwsCli,
   startE2eStack,
@@ -48,7 +49,7 @@ let env: E2eStack;
 let alerts: SQSClient;
 
 beforeAll(async () => {
-  env = await startE2eStack({ bedrock: { random: alternatingDraws() } });
+  env = await startE2eStack({ modelId: PIXEL_MODEL_ID, bedrock: { random: alternatingDraws() } });
   // The alerts inbox is a queue on the SNS emulator (fauxqs), where the topic delivers.
   alerts = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: env.stack.snsUrl });
 });
@@ -167,13 +168,13 @@ describe("Bedrock throttling", () => {
 });
 
 describe("content filter", () => {
-  it("a prompt with the block word: FAILED ContentBlocked after one Bedrock call, no retry", async () => {
+  it("a prompt with the block word: REJECTED ContentBlocked after one Bedrock call, no retry", async () => {
     const before = env.stack.bedrock.stats;
 
     const jobId = await submitJob(env, { prompt: "selfie at the forbidden-landmark", width: 320, height: 320 });
     const job = await waitForJob(env, jobId);
 
-    expect(job).toMatchObject({ status: "FAILED", error: "ContentBlocked" });
+    expect(job).toMatchObject({ status: "REJECTED", error: "ContentBlocked" });
     expect(job.cause).toMatch(/blocked by our content filters/);
     const after = env.stack.bedrock.stats;
     expect(after.requests - before.requests).toBe(1);

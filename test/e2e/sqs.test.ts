@@ -15,6 +15,7 @@ import {
   imageKeyOf,
   listExecutions,
   objectExists,
+  PIXEL_MODEL_ID,
   pollUntil,
   readImage,
   sendMessage,
@@ -28,7 +29,7 @@ import {
 let env: E2eStack;
 
 beforeAll(async () => {
-  env = await startE2eStack();
+  env = await startE2eStack({ modelId: PIXEL_MODEL_ID });
 });
 
 afterEach(() => {
@@ -175,7 +176,7 @@ describe("bad messages end REJECTED with a readable cause, never with an image",
     {
       name: "a 1,025-character plain-text body",
       body: "d".repeat(1025),
-      cause: /^"prompt" is 1025 characters long; this model \(nova-canvas\) accepts at most 1024$/,
+      cause: /^"prompt" is 1025 characters long; Amazon Nova Canvas \(amazon\.nova-canvas-v1:0\) accepts at most 1024$/,
     },
     { name: '{"prompt": 5}', body: '{"prompt": 5}', cause: /^"prompt" must be a string, got a number$/ },
     { name: "a JSON body without a prompt", body: '{"text": "a lighthouse"}', cause: /^"prompt" is required/ },
@@ -192,7 +193,8 @@ describe("bad messages end REJECTED with a readable cause, never with an image",
     {
       name: "a size the model refuses",
       body: '{"prompt": "a lighthouse", "width": 100, "height": 100}',
-      cause: /"width" must be a multiple of 16 from 320 to 4096, got 100/,
+      cause:
+        /"width" must be a multiple of 16 from 320 to 4096 for Amazon Nova Canvas \(amazon\.nova-canvas-v1:0\), got 100/,
     },
   ];
 

@@ -7,7 +7,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BedrockStandInStats, DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
-import { type E2eStack, imageKeyOf, objectExists, startE2eStack, submitJob, waitForJob } from "../e2e/helpers";
+import {
+  type E2eStack,
+  imageKeyOf,
+  objectExists,
+  PIXEL_MODEL_ID,
+  startE2eStack,
+  submitJob,
+  waitForJob,
+} from "../e2e/helpers";
 import { attemptsOf, historyOf } from "./fault-stack";
 
 /** GenerateImage's Bedrock retrier in the ASL file: the first call and 8 retries. */
@@ -16,7 +24,7 @@ const GENERATE_IMAGE_ATTEMPTS = 9;
 let env: E2eStack;
 
 beforeAll(async () => {
-  env = await startE2eStack({ bedrock: { latencyMs: 20 } });
+  env = await startE2eStack({ modelId: PIXEL_MODEL_ID, bedrock: { latencyMs: 20 } });
 });
 
 afterEach(() => {

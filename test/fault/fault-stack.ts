@@ -5,7 +5,7 @@
 import { type InterceptedRequest, type Interception, type Interposer, startInterposer } from "../../bench/interposer";
 import type { HistoryEvent } from "../../local/executions";
 import type { InterposedService, LocalStackOptions } from "../../local/local-stack";
-import { type E2eStack, executionArnOf, startE2eStack } from "../e2e/helpers";
+import { type E2eStack, executionArnOf, PIXEL_MODEL_ID, startE2eStack } from "../e2e/helpers";
 
 export type FaultRule = (request: InterceptedRequest) => Interception;
 
@@ -26,6 +26,7 @@ export async function startFaultStack(
   const requests = new Map<string, InterceptedRequest[]>();
   const interposers: Interposer[] = [];
   const env = await startE2eStack({
+    modelId: PIXEL_MODEL_ID,
     ...options,
     interpose: async (service, url) => {
       const interposer = await startInterposer(url, service, (request) => {

@@ -38,7 +38,8 @@ const PORT_FLAGS = [
 ];
 const SQS_JOBS = 20;
 const API_JOBS = 10;
-const SMALL = { width: 320, height: 320 };
+// Nova Canvas, named per request, takes pixel sizes: small stand-in images keep the burst about the pipeline.
+const SMALL = { width: 320, height: 320, model: "amazon.nova-canvas-v1:0" };
 
 interface Ports {
   api: number;

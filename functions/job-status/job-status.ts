@@ -72,6 +72,11 @@ async function reconcileRunning(job: JobStatus, deps: JobStatusDeps): Promise<Jo
       new DescribeExecutionCommand({ executionArn: executionArnFor(deps.stateMachineArn, job.jobId) }),
     );
     if (execution.status === "TIMED_OUT" || execution.status === "ABORTED" || execution.status === "FAILED") {
+      // The state machine writes REJECTED or FAILED just before it ends: a record newer than the first read wins.
+      const { Item } = await deps.documents.send(
+        new GetCommand({ TableName: deps.tableName, Key: { jobId: job.jobId }, ConsistentRead: true }),
+      );
+      if (Item && Item.status !== "RUNNING") return fromRecord(Item, deps);
       return {
         ...job,
         status: "FAILED",

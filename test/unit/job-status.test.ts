@@ -87,6 +87,26 @@ describe("getJobStatus: a RUNNING record whose execution has ended", () => {
     },
   );
 
+  it("answers the record written between the first read and DescribeExecution (REJECTED, not the execution's FAILED)", async () => {
+    // Prepare: the first read sees RUNNING; the state machine then records REJECTED and ends in its Fail state.
+    documentsMock
+      .on(GetCommand)
+      .resolvesOnce({ Item: statusRecord() })
+      .resolves({
+        Item: statusRecord({ status: "REJECTED", error: "ContentBlocked", cause: "Filter reason: prompt" }),
+      });
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: "FAILED", error: "ContentBlocked" });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({
+      job: { status: "REJECTED", error: "ContentBlocked", cause: "Filter reason: prompt" },
+    });
+    expect(documentsMock.commandCalls(GetCommand)).toHaveLength(2);
+  });
+
   it("keeps RUNNING while the execution runs, and when Step Functions cannot answer", async () => {
     documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
     sfnMock

@@ -29,12 +29,32 @@ export interface ImagegenConfig {
   readonly throttlingRateLimit: number;
   /** API stage burst limit, requests. */
   readonly throttlingBurstLimit: number;
+  /**
+   * Requests each API key may make per day (the usage plan's quota; `GET /jobs` polls count too); `undefined` when
+   * apiKeyRequired is false: without keys there is no usage plan to carry it.
+   */
+  readonly dailyRequestQuota: number | undefined;
   /** Days a job's status record is kept (DynamoDB TTL). */
   readonly statusRetentionDays: number;
+  /**
+   * Days a generated image is kept (S3 lifecycle) in the bucket the stack creates; `undefined` with `bucketName`:
+   * the stack adds no lifecycle rules to a bucket it does not own.
+   */
+  readonly imageRetentionDays: number | undefined;
 }
 
 /** The queue keeps messages this long; an age alarm above it could never fire. */
 export const QUEUE_RETENTION_DAYS = 4;
+
+/**
+ * DynamoDB deletes an expired status record "typically within two days" and serves it until then (UpdateTimeToLive,
+ * API reference), and job-status presigns a URL for every SUCCEEDED record it reads: an image must outlive its record
+ * by at least this much, or that URL points at nothing.
+ */
+export const MIN_IMAGE_RETENTION_MARGIN_DAYS = 2;
+
+/** Default margin of image retention over status retention: the two days above with room to spare. */
+export const IMAGE_RETENTION_MARGIN_DAYS = 7;
 
 export const CONFIG_DEFAULTS = {
   keyPrefix: "",
@@ -45,10 +65,19 @@ export const CONFIG_DEFAULTS = {
   apiKeyRequired: true,
   throttlingRateLimit: 10,
   throttlingBurstLimit: 20,
+  // A 1,000-user beta: at most $200 a day on Stable Image Core ($0.04 an image) if a key leaks (README).
+  dailyRequestQuota: 5_000,
   statusRetentionDays: 30,
 } as const;
 
-const KNOWN_KEYS = ["alertEmail", "bucketName", "allowedModelIds", ...Object.keys(CONFIG_DEFAULTS)];
+// imageRetentionDays defaults to statusRetentionDays + IMAGE_RETENTION_MARGIN_DAYS, so it is not in CONFIG_DEFAULTS.
+const KNOWN_KEYS = [
+  "alertEmail",
+  "bucketName",
+  "allowedModelIds",
+  "imageRetentionDays",
+  ...Object.keys(CONFIG_DEFAULTS),
+];
 
 /** One message per problem, each saying what to change. */
 export class ConfigError extends Error {
@@ -77,7 +106,8 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
   const bucketName = readBucketName(reader, problems);
   const keyPrefix = readKeyPrefix(reader, problems);
   const modelId = readModelId(reader, problems);
-  const config: ImagegenConfig = {
+  // Read in the order of the parameters, so problems are listed in that order too; dependent ones come last.
+  const independent = {
     alertEmail,
     bucketName,
     keyPrefix,
@@ -110,6 +140,11 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
       max: 3_650,
       why: "days a status record is kept before DynamoDB TTL removes it",
     }),
+  };
+  const config: ImagegenConfig = {
+    ...independent,
+    dailyRequestQuota: readDailyRequestQuota(reader, problems, independent.apiKeyRequired),
+    imageRetentionDays: readImageRetentionDays(reader, problems, bucketName, independent.statusRetentionDays),
   };
 
   if (config.throttlingBurstLimit < config.throttlingRateLimit) {
@@ -187,6 +222,58 @@ function supportedModels(): string {
   return `use one of ${SUPPORTED_MODEL_IDS.join(", ")} (docs/MODELS.md says what each accepts)`;
 }
 
+/** A usage plan carries the quota, and only API keys have one: an open API is bounded by stage throttling alone. */
+function readDailyRequestQuota(reader: ContextReader, problems: string[], apiKeyRequired: boolean): number | undefined {
+  if (!apiKeyRequired) {
+    if (reader.given("dailyRequestQuota")) {
+      problems.push(
+        "dailyRequestQuota applies only with API keys: with -c apiKeyRequired=false there is no usage plan to carry " +
+          "it and stage throttling is the only bound; drop -c dailyRequestQuota or omit -c apiKeyRequired=false",
+      );
+    }
+    return undefined;
+  }
+  return reader.integer("dailyRequestQuota", {
+    min: 1,
+    max: 1_000_000,
+    why: "requests per API key per day, GET /jobs polls included",
+  });
+}
+
+/** Only a bucket the stack creates gets lifecycle rules; an image must outlive the status record pointing at it. */
+function readImageRetentionDays(
+  reader: ContextReader,
+  problems: string[],
+  bucketName: string | undefined,
+  statusRetentionDays: number,
+): number | undefined {
+  if (bucketName !== undefined) {
+    if (reader.given("imageRetentionDays")) {
+      problems.push(
+        "imageRetentionDays applies only to a bucket the stack creates: the stack adds no lifecycle rules to the " +
+          "existing bucket -c bucketName names; drop -c imageRetentionDays and set an expiration on that bucket's " +
+          "generated_images/ prefix with its owner",
+      );
+    }
+    return undefined;
+  }
+  const days = reader.derivedInteger(
+    "imageRetentionDays",
+    { min: 1, max: 36_500, why: "days a generated image is kept before S3 lifecycle deletes it" },
+    statusRetentionDays + IMAGE_RETENTION_MARGIN_DAYS,
+  );
+  const least = statusRetentionDays + MIN_IMAGE_RETENTION_MARGIN_DAYS;
+  if (days < least) {
+    problems.push(
+      `imageRetentionDays (${days}) must be at least statusRetentionDays (${statusRetentionDays}) + ` +
+        `${MIN_IMAGE_RETENTION_MARGIN_DAYS}: DynamoDB deletes an expired status record up to about two days late and ` +
+        `job-status hands out a URL for it until then; pass -c imageRetentionDays=${least} or more, or lower ` +
+        "-c statusRetentionDays",
+    );
+  }
+  return days;
+}
+
 function readBedrockRegion(reader: ContextReader, problems: string[]): string {
   const region = reader.string("bedrockRegion") ?? CONFIG_DEFAULTS.bedrockRegion;
   if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) {
@@ -239,16 +326,25 @@ class ContextReader {
     return CONFIG_DEFAULTS[key];
   }
 
+  /** Whether the context sets `key` at all (to anything, valid or not). */
+  given(key: string): boolean {
+    return this.context[key] !== undefined && this.context[key] !== null;
+  }
+
   number(key: NumericKey, bounds: Bounds): number {
-    return this.numeric(key, bounds, /^\d+(\.\d+)?$/, "a number");
+    return this.numeric(key, bounds, /^\d+(\.\d+)?$/, "a number", CONFIG_DEFAULTS[key]);
   }
 
   integer(key: NumericKey, bounds: Bounds): number {
-    return this.numeric(key, bounds, /^\d+$/, "a whole number");
+    return this.numeric(key, bounds, /^\d+$/, "a whole number", CONFIG_DEFAULTS[key]);
   }
 
-  private numeric(key: NumericKey, bounds: Bounds, pattern: RegExp, kind: string): number {
-    const fallback = CONFIG_DEFAULTS[key];
+  /** A whole number whose default depends on other parameters, so is not in CONFIG_DEFAULTS. */
+  derivedInteger(key: string, bounds: Bounds, fallback: number): number {
+    return this.numeric(key, bounds, /^\d+$/, "a whole number", fallback);
+  }
+
+  private numeric(key: string, bounds: Bounds, pattern: RegExp, kind: string, fallback: number): number {
     const value = this.context[key];
     if (value === undefined || value === null) return fallback;
     const parsed =

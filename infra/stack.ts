@@ -28,7 +28,11 @@ export class CouchImagegenStack extends Stack {
 
     const models = { defaultModelId: config.modelId, allowedModelIds: config.allowedModelIds };
     warnAboutModels(this, config.allowedModelIds, config.bedrockRegion);
-    this.storage = new ImageStorage(this, "Storage", { bucketName: config.bucketName, keyPrefix: config.keyPrefix });
+    this.storage = new ImageStorage(this, "Storage", {
+      bucketName: config.bucketName,
+      keyPrefix: config.keyPrefix,
+      imageRetentionDays: config.imageRetentionDays,
+    });
     this.workflow = new ImageWorkflow(this, "Workflow", {
       storage: this.storage,
       models,
@@ -43,6 +47,7 @@ export class CouchImagegenStack extends Stack {
       apiKeyRequired: config.apiKeyRequired,
       throttlingRateLimit: config.throttlingRateLimit,
       throttlingBurstLimit: config.throttlingBurstLimit,
+      dailyRequestQuota: config.dailyRequestQuota,
     });
     this.monitoring = new PipelineMonitoring(this, "Monitoring", {
       alertEmail: config.alertEmail,
@@ -82,6 +87,13 @@ export class CouchImagegenStack extends Stack {
       outputs.ApiKeyId = {
         value: this.ingress.apiKey.keyId,
         description: "API key id: aws apigateway get-api-key --include-value --api-key <ApiKeyId>",
+      };
+    }
+    if (this.ingress.usagePlan) {
+      outputs.UsagePlanId = {
+        value: this.ingress.usagePlan.usagePlanId,
+        description:
+          "Usage plan (daily quota): aws apigateway get-usage --usage-plan-id <UsagePlanId> --start-date ... --end-date ...",
       };
     }
     for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);

@@ -2,7 +2,6 @@ import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, type Metric, Stats, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { EventField, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
-import { SnsTopic } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { Topic } from "aws-cdk-lib/aws-sns";
@@ -48,7 +47,6 @@ export class PipelineMonitoring extends Construct {
 
     // A customer managed key, not alias/aws/sns: CloudWatch and EventBridge can only publish to an encrypted topic
     // when the key policy lets them use the key, and the AWS managed key's policy cannot be changed.
-    // (The EventBridge target below adds its own key grant.)
     this.topicKey = new Key(this, "AlertTopicKey", {
       description: "Encrypts the couch-imagegen alert topic",
       enableKeyRotation: true,
@@ -166,16 +164,39 @@ export class PipelineMonitoring extends Construct {
     const executionArn = EventField.fromPath("$.detail.executionArn");
     // Input transformer: EventBridge escapes the values it inserts into this string (cause may hold JSON);
     // error and cause read "null" for aborted executions, which have neither.
-    this.failedExecutionRule.addTarget(
-      new SnsTopic(this.topic, {
-        message: RuleTargetInput.fromText(
-          [
-            `Image job ${EventField.fromPath("$.detail.name")} ended with status ${EventField.fromPath("$.detail.status")}.`,
-            `Error: ${EventField.fromPath("$.detail.error")}`,
-            `Cause: ${EventField.fromPath("$.detail.cause")}`,
-            `Execution: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`,
-          ].join("\n"),
-        ),
+    const message = RuleTargetInput.fromText(
+      [
+        `Image job ${EventField.fromPath("$.detail.name")} ended with status ${EventField.fromPath("$.detail.status")}.`,
+        `Error: ${EventField.fromPath("$.detail.error")}`,
+        `Cause: ${EventField.fromPath("$.detail.cause")}`,
+        `Execution: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`,
+      ].join("\n"),
+    );
+    // Not events-targets' SnsTopic: it grants events.amazonaws.com Publish with no condition. This target only
+    // names the topic; the two grants below say which rule may publish.
+    this.failedExecutionRule.addTarget({
+      bind: () => ({ arn: this.topic.topicArn, input: message, targetResource: this.topic }),
+    });
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowFailedExecutionRuleToPublish",
+        principals: [new ServicePrincipal("events.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          ArnEquals: { "aws:SourceArn": this.failedExecutionRule.ruleArn },
+          StringEquals: { "aws:SourceAccount": stack.account },
+        },
+      }),
+    );
+    // No aws:SourceArn / aws:SourceAccount here: SNS does not support them in a key policy "for EventBridge-to-
+    // encrypted topics", and with them every failure email would be dropped (docs/ARCHITECTURE.md §4).
+    this.topicKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowEventBridgeToUseTheKey",
+        principals: [new ServicePrincipal("events.amazonaws.com")],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
       }),
     );
   }

@@ -30,7 +30,9 @@ describe("loadConfig", () => {
       apiKeyRequired: true,
       throttlingRateLimit: 10,
       throttlingBurstLimit: 20,
+      dailyRequestQuota: 5000,
       statusRetentionDays: 30,
+      imageRetentionDays: 37,
     });
   });
 
@@ -126,10 +128,50 @@ describe("loadConfig", () => {
       /throttlingBurstLimit \(20\) is below throttlingRateLimit \(50\)/,
     ],
     [{ statusRetentionDays: "0" }, /statusRetentionDays must be a whole number from 1 to 3650/],
+    [
+      { dailyRequestQuota: "0" },
+      /dailyRequestQuota must be a whole number from 1 to 1000000 \(requests per API key per day.*-c dailyRequestQuota=5000/,
+    ],
+    [{ dailyRequestQuota: "5k" }, /dailyRequestQuota must be a whole number/],
+    [
+      { apiKeyRequired: "false", dailyRequestQuota: "5000" },
+      /dailyRequestQuota applies only with API keys.*drop -c dailyRequestQuota or omit -c apiKeyRequired=false/,
+    ],
+    [
+      { imageRetentionDays: "0" },
+      /imageRetentionDays must be a whole number from 1 to 36500.*omit it for the default \(37\)/,
+    ],
+    [
+      { imageRetentionDays: "31" },
+      /imageRetentionDays \(31\) must be at least statusRetentionDays \(30\) \+ 2.*-c imageRetentionDays=32 or more, or lower -c statusRetentionDays/,
+    ],
+    [
+      { bucketName: "pgr301-couch-explorers", imageRetentionDays: "60" },
+      /imageRetentionDays applies only to a bucket the stack creates.*drop -c imageRetentionDays/,
+    ],
     [{ alertemail: alertEmail }, /"alertemail" is not a parameter: did you mean "alertEmail"\?/],
     [{ KeyPrefix: "team" }, /"KeyPrefix" is not a parameter: did you mean "keyPrefix"\?/],
   ])("rejects %j with a message saying what to change", (context, message) => {
     expect(() => loadConfig({ alertEmail, ...context })).toThrow(message);
+  });
+
+  it("reads the daily request quota and the image retention as `-c` strings", () => {
+    const config = loadConfig({
+      alertEmail,
+      dailyRequestQuota: "20000",
+      statusRetentionDays: "7",
+      imageRetentionDays: "9",
+    });
+    expect(config).toMatchObject({ dailyRequestQuota: 20_000, statusRetentionDays: 7, imageRetentionDays: 9 });
+  });
+
+  it("keeps images a week longer than status records unless told otherwise", () => {
+    expect(loadConfig({ alertEmail, statusRetentionDays: "90" }).imageRetentionDays).toBe(97);
+  });
+
+  it("has no quota without API keys and no image retention for an existing bucket (nothing would carry them)", () => {
+    expect(loadConfig({ alertEmail, apiKeyRequired: "false" }).dailyRequestQuota).toBeUndefined();
+    expect(loadConfig({ alertEmail, bucketName: "pgr301-couch-explorers" }).imageRetentionDays).toBeUndefined();
   });
 
   it("reads allowedModelIds from -c (comma-separated) or cdk.json (an array), the default first and once", () => {

@@ -52,6 +52,32 @@ describe("construct props validation", () => {
     );
   });
 
+  it.each([0, 2.5])("ImageStorage rejects imageRetentionDays %j", (imageRetentionDays) => {
+    expect(() => new ImageStorage(stack, `Storage-days-${imageRetentionDays}`, { imageRetentionDays })).toThrow(
+      /imageRetentionDays must be a whole number of days, at least 1/,
+    );
+  });
+
+  it("ImageStorage rejects imageRetentionDays for an existing bucket, which gets no lifecycle rules", () => {
+    expect(
+      () =>
+        new ImageStorage(stack, "Storage-imported", { bucketName: "pgr301-couch-explorers", imageRetentionDays: 30 }),
+    ).toThrow(/imageRetentionDays applies only to a bucket this construct creates: omit it with bucketName/);
+  });
+
+  it.each([0, 2.5])("JobIngress rejects dailyRequestQuota %j", (dailyRequestQuota) => {
+    expect(
+      () => new JobIngress(stack, `Ingress-quota-${dailyRequestQuota}`, { ...ingressProps, dailyRequestQuota }),
+    ).toThrow(/dailyRequestQuota must be a whole number of requests, at least 1/);
+  });
+
+  it("JobIngress rejects dailyRequestQuota without API keys, which have no usage plan to carry it", () => {
+    expect(
+      () =>
+        new JobIngress(stack, "Ingress-open-quota", { ...ingressProps, apiKeyRequired: false, dailyRequestQuota: 100 }),
+    ).toThrow(/dailyRequestQuota needs apiKeyRequired: true/);
+  });
+
   it.each([0, 1.5])("ImageWorkflow rejects generateConcurrency %j", (generateConcurrency) => {
     expect(
       () => new ImageWorkflow(stack, `Workflow-${generateConcurrency}`, { ...workflowProps, generateConcurrency }),

@@ -1,7 +1,8 @@
 // Verifies how deploy parameters change the synthesized template: an existing bucket with a key prefix (no bucket
-// created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits and
-// alarm threshold (no API key or usage plan; the values reach the resources that use them), and an inference
-// profile with more allowed models (IAM on exactly those models, a synth warning for a legacy one).
+// created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits,
+// retention and alarm threshold (no API key, usage plan or quota; the values, lifecycle prefixes included, reach the
+// resources that use them), and an inference profile with more allowed models (IAM on exactly those models, a synth
+// warning for a legacy one).
 // It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
 import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -80,13 +81,15 @@ describe("open API, other model, region, limits and threshold, created bucket wi
     }));
   });
 
-  it("has no API key, usage plan or key output, and its methods need no key", () => {
+  it("has no API key, usage plan (so no quota) or key output, and its methods need no key", () => {
     for (const type of ["AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"]) {
       template.resourceCountIs(type, 0);
     }
     template.resourcePropertiesCountIs("AWS::ApiGateway::Method", { ApiKeyRequired: false }, 2);
     expect(Object.keys(template.findOutputs("ApiKeyId"))).toEqual([]);
+    expect(Object.keys(template.findOutputs("UsagePlanId"))).toEqual([]);
     expect(stack.ingress.apiKey).toBeUndefined();
+    expect(stack.ingress.usagePlan).toBeUndefined();
   });
 
   it("throttles the stage at the configured rate and burst", () => {
@@ -125,11 +128,12 @@ describe("open API, other model, region, limits and threshold, created bucket wi
     });
   });
 
-  it("expires staged images under the prefix", () => {
+  it("expires staged images, and generated images a week after their status record (7 + 7 days), under the prefix", () => {
     template.hasResourceProperties("AWS::S3::Bucket", {
       LifecycleConfiguration: {
         Rules: [
           { Id: "ExpireStagedImages", Prefix: "team/a/staging/", ExpirationInDays: 1, Status: "Enabled" },
+          { Id: "ExpireGeneratedImages", Prefix: "team/a/generated_images/", ExpirationInDays: 14, Status: "Enabled" },
           { Id: "AbortIncompleteUploads", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
         ],
       },

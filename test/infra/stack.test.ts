@@ -1,8 +1,11 @@
 // Verifies the synthesized CloudFormation template of CouchImagegenStack with the default parameters: API routes
-// reach the right functions, every IAM grant (action and resource), the Lambda defaults, the state machine and its
-// definition substitutions, queue/DLQ wiring, encryption, alarms, the failed-execution rule and the outputs.
-// It cannot verify runtime behaviour (no AWS here: nothing is deployed, Bedrock is never called), and it does not
-// bundle the Lambda code (bundling is skipped; cdk-cli.test.ts runs the real `cdk synth`).
+// reach the right functions (no request validator in front of start-job), the usage plan's throttling and daily
+// quota, every IAM grant (action and resource), the Lambda defaults, the state machine and its definition
+// substitutions, queue/DLQ wiring, encryption, the image bucket's lifecycle, alarms, the failed-execution rule and
+// who may publish to its topic and use its key, and the outputs.
+// It cannot verify runtime behaviour (no AWS here: nothing is deployed, Bedrock is never called; whether EventBridge
+// really delivers under the key policy, or API Gateway enforces the quota, shows only in a deployed account), and it
+// does not bundle the Lambda code (bundling is skipped; cdk-cli.test.ts runs the real `cdk synth`).
 import { readFileSync } from "node:fs";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -275,20 +278,45 @@ describe("REST API", () => {
     });
   });
 
-  it("routes GET /jobs/{jobId} to job-status, with the path parameter required and validated", () => {
+  it("routes GET /jobs/{jobId} to job-status, with the path parameter declared", () => {
     const jobsResource = Object.keys(
       template.findResources("AWS::ApiGateway::Resource", { Properties: { PathPart: "jobs" } }),
     )[0];
     template.hasResourceProperties("AWS::ApiGateway::Resource", { PathPart: "{jobId}", ParentId: ref(jobsResource!) });
-    const method = methodFor("{jobId}", "GET");
-    expect(method).toMatchObject({
+    expect(methodFor("{jobId}", "GET")).toMatchObject({
       ApiKeyRequired: true,
       Integration: lambdaProxy(ids.jobStatusFunction!),
       RequestParameters: { "method.request.path.jobId": true },
     });
-    const validator = logicalId(stack, stack.ingress.requestValidator);
-    expect(method.RequestValidatorId).toEqual(ref(validator));
-    expect(resource(validator).Properties).toMatchObject({ RestApiId: ref(ids.api!), ValidateRequestParameters: true });
+  });
+
+  it("leaves bodies to start-job: no request validator or model answers a generic 400 before it (ARCHITECTURE §1.2)", () => {
+    const post = methodFor("generate-image", "POST");
+    expect(post.RequestValidatorId).toBeUndefined();
+    expect(post.RequestModels).toBeUndefined();
+    template.resourceCountIs("AWS::ApiGateway::Model", 0);
+  });
+
+  it("has no request validator that checks nothing (a body check needs a model, a parameter check a required one)", () => {
+    const validators = template.findResources("AWS::ApiGateway::RequestValidator");
+    const methods = Object.values(template.findResources("AWS::ApiGateway::Method")).map((m) => m.Properties);
+    for (const [validatorId, validator] of Object.entries(validators)) {
+      const users = methods.filter(
+        (method) => JSON.stringify(method.RequestValidatorId) === JSON.stringify(ref(validatorId)),
+      );
+      expect(users.length, `${validatorId} is attached to no method`).toBeGreaterThan(0);
+      for (const method of users) {
+        const checksBody = validator.Properties.ValidateRequestBody === true && method.RequestModels !== undefined;
+        // A required path parameter is present whenever the route matches, so only query strings and headers count.
+        const checksParameters =
+          validator.Properties.ValidateRequestParameters === true &&
+          Object.entries(method.RequestParameters ?? {}).some(
+            ([name, required]) => required === true && !name.startsWith("method.request.path."),
+          );
+        expect(checksBody || checksParameters, `${validatorId} on ${method.HttpMethod}`).toBe(true);
+        if (validator.Properties.ValidateRequestBody === true) expect(method.RequestModels).toBeDefined();
+      }
+    }
   });
 
   it("has exactly these two methods, and API Gateway may invoke each function on its own route only", () => {
@@ -352,11 +380,13 @@ describe("REST API", () => {
     });
   });
 
-  it("has an API key in a usage plan on this stage, throttled like the stage", () => {
+  it("has an API key in a usage plan on this stage, throttled like the stage, with a daily quota of 5,000 requests", () => {
     template.resourceCountIs("AWS::ApiGateway::ApiKey", 1);
+    template.resourceCountIs("AWS::ApiGateway::UsagePlan", 1);
     template.hasResourceProperties("AWS::ApiGateway::UsagePlan", {
       ApiStages: [{ ApiId: ref(ids.api!), Stage: ref(logicalId(stack, stack.ingress.api.deploymentStage)) }],
       Throttle: { RateLimit: 10, BurstLimit: 20 },
+      Quota: Match.objectLike({ Limit: 5000, Period: "DAY" }),
     });
     template.hasResourceProperties("AWS::ApiGateway::UsagePlanKey", {
       KeyId: ref(logicalId(stack, stack.ingress.apiKey!)),
@@ -443,6 +473,23 @@ describe("storage", () => {
       Status: "Enabled",
     });
     template.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Retain" });
+  });
+
+  it("expires generated images 37 days after they are stored, a week after their status record, unversioned", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: "ExpireGeneratedImages",
+            Prefix: "generated_images/",
+            ExpirationInDays: 37,
+            Status: "Enabled",
+          }),
+        ]),
+      },
+    });
+    // An expiration in a versioned bucket only adds a delete marker: the image would stay, billed, as a noncurrent version.
+    expect(resource(ids.bucket!).Properties.VersioningConfiguration).toBeUndefined();
   });
 
   it("denies non-TLS requests to both buckets", () => {
@@ -534,15 +581,44 @@ describe("monitoring", () => {
             Principal: { Service: "cloudwatch.amazonaws.com" },
             Condition: { StringEquals: { "aws:SourceAccount": "123456789012" } },
           }),
-          Match.objectLike({ Effect: "Allow", Action: "sns:Publish", Principal: { Service: "events.amazonaws.com" } }),
         ]),
       },
     });
   });
 
-  it("lets CloudWatch and EventBridge use the topic's key", () => {
-    const statements = (resource(ids.topicKey!).Properties.KeyPolicy as { Statement: Record<string, unknown>[] })
-      .Statement;
+  it("lets EventBridge publish to the topic only for the failed-execution rule of this account", () => {
+    const rule = logicalId(stack, stack.monitoring.failedExecutionRule);
+    template.hasResourceProperties("AWS::SNS::TopicPolicy", {
+      Topics: [ref(ids.topic!)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Allow",
+            Action: "sns:Publish",
+            Principal: { Service: "events.amazonaws.com" },
+            Resource: ref(ids.topic!),
+            Condition: {
+              ArnEquals: { "aws:SourceArn": arnOf(rule) },
+              StringEquals: { "aws:SourceAccount": "123456789012" },
+            },
+          }),
+        ]),
+      },
+    });
+    // No other statement lets EventBridge publish (CDK's SnsTopic target would add one without conditions).
+    const topicPolicy = Object.values(template.findResources("AWS::SNS::TopicPolicy"))[0]!.Properties;
+    const eventBridge = (topicPolicy.PolicyDocument.Statement as { Principal?: { Service?: string } }[]).filter(
+      (statement) => statement.Principal?.Service === "events.amazonaws.com",
+    );
+    expect(eventBridge).toHaveLength(1);
+  });
+
+  it("lets CloudWatch and EventBridge use the topic's key; EventBridge's statement carries no source condition", () => {
+    const statements = (
+      resource(ids.topicKey!).Properties.KeyPolicy as {
+        Statement: { Principal?: { Service?: string }; Condition?: Record<string, Record<string, unknown>> }[];
+      }
+    ).Statement;
     for (const service of ["cloudwatch.amazonaws.com", "events.amazonaws.com"]) {
       expect(statements).toContainEqual(
         expect.objectContaining({
@@ -552,6 +628,12 @@ describe("monitoring", () => {
         }),
       );
     }
+    // SNS: aws:SourceArn / aws:SourceAccount in a KMS key policy are "not supported for EventBridge-to-encrypted
+    // topics" (docs/ARCHITECTURE.md §4): one here would stop every failure email, and no synth could tell.
+    const eventBridge = statements.filter((statement) => statement.Principal?.Service === "events.amazonaws.com");
+    expect(eventBridge).toHaveLength(1);
+    const conditionKeys = Object.values(eventBridge[0]!.Condition ?? {}).flatMap((keys) => Object.keys(keys));
+    expect(conditionKeys.filter((key) => /^aws:Source/i.test(key))).toEqual([]);
   });
 
   const alarms: [string, Record<string, unknown>][] = [
@@ -653,11 +735,12 @@ describe("monitoring", () => {
 });
 
 describe("outputs", () => {
-  it("name the API URL, queues, state machine (ARN and console URL), bucket, table and API key", () => {
+  it("name the API URL, queues, state machine (ARN and console URL), bucket, table, API key and usage plan", () => {
     const outputs = template.findOutputs("*");
     expect(Object.keys(outputs).sort()).toEqual(
       [
         "ApiKeyId",
+        "UsagePlanId",
         "ApiUrl",
         "DeadLetterQueueUrl",
         "ImageBucketName",
@@ -673,6 +756,7 @@ describe("outputs", () => {
     expect(outputs.ImageBucketName?.Value).toEqual(ref(ids.bucket!));
     expect(outputs.JobStatusTableName?.Value).toEqual(ref(ids.table!));
     expect(outputs.ApiKeyId?.Value).toEqual(ref(logicalId(stack, stack.ingress.apiKey!)));
+    expect(outputs.UsagePlanId?.Value).toEqual(ref(logicalId(stack, stack.ingress.usagePlan!)));
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(ids.api);
     expect(JSON.stringify(outputs.StateMachineConsoleUrl?.Value)).toContain("#/v2/statemachines/view/");
   });

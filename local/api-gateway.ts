@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { type LoopbackServer, listenOnLoopback, readBody } from "./http-server";
@@ -15,8 +15,11 @@ export interface LocalApiRoute {
 export interface LocalApiOptions {
   routes: LocalApiRoute[];
   port: number;
-  /** When set, requests need it in `x-api-key`, as with an API key and usage plan on AWS. */
-  apiKey?: string;
+  /**
+   * When set, requests need it (or one of them) in `x-api-key`, as with API keys in a usage plan on AWS; the handler
+   * sees the key's id in `requestContext.identity.apiKeyId`.
+   */
+  apiKey?: string | readonly string[];
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -27,13 +30,13 @@ const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
  * The REST API as API Gateway's Lambda proxy integration presents it: each HTTP request becomes an
  * APIGatewayProxyEvent for the real handler, and its result becomes the HTTP response. API Gateway's own
  * answers are kept: 403 "Missing Authentication Token" for an unknown route, 403 "Forbidden" without the
- * API key, 413 over 10 MB, 502 when the handler throws.
+ * API key, 413 over 10 MB, 502 when the handler throws. The event names the API's own address as
+ * `requestContext.domainName` (never the request's Host header), and carries the body as the bytes sent, base64
+ * encoded, as API Gateway does for a binary media type: the handler, not the gateway, decides what is UTF-8.
  */
 export async function startLocalApi(options: LocalApiOptions): Promise<LoopbackServer> {
   const matchers = options.routes.map((route) => ({ route, pattern: routePattern(route.resource) }));
-  return listenOnLoopback((request, response) => {
-    void serve(request, response, matchers, options);
-  }, options.port);
+  return listenOnLoopback((request, response) => serve(request, response, matchers, options), options.port);
 }
 
 async function serve(
@@ -64,7 +67,9 @@ async function serve(
     send(gatewayError(403, "Missing Authentication Token"));
     return;
   }
-  if (options.apiKey !== undefined && request.headers["x-api-key"] !== options.apiKey) {
+  const apiKey = request.headers["x-api-key"];
+  const apiKeys = options.apiKey === undefined ? undefined : [options.apiKey].flat();
+  if (apiKeys !== undefined && (typeof apiKey !== "string" || !apiKeys.includes(apiKey))) {
     send(gatewayError(403, "Forbidden"));
     return;
   }
@@ -74,6 +79,9 @@ async function serve(
     return;
   }
   const event = proxyEvent(request, url, match.route, { ...match.found.groups }, body, requestId);
+  if (apiKeys !== undefined && typeof apiKey === "string") {
+    event.requestContext.identity = { ...event.requestContext.identity, apiKey, apiKeyId: localApiKeyId(apiKey) };
+  }
   try {
     send(await match.route.handler(event));
   } catch (error) {
@@ -100,7 +108,8 @@ function proxyEvent(
   }
   headers["X-Forwarded-Proto"] = "http";
   const query = [...url.searchParams.keys()];
-  const host = request.headers.host ?? "127.0.0.1";
+  // The address this server listens on, as API Gateway names its own domain: the Host header is the caller's to write.
+  const ownAddress = `${request.socket.localAddress ?? "127.0.0.1"}:${request.socket.localPort}`;
   return {
     resource: route.resource,
     path: url.pathname,
@@ -113,13 +122,13 @@ function proxyEvent(
       : null,
     pathParameters: Object.keys(pathParameters).length ? pathParameters : null,
     stageVariables: null,
-    body: body.length ? body.toString("utf8") : null,
-    isBase64Encoded: false,
+    body: body.length ? body.toString("base64") : null,
+    isBase64Encoded: body.length > 0,
     requestContext: {
       accountId: "123456789012",
       apiId: "local",
       authorizer: undefined,
-      domainName: host,
+      domainName: ownAddress,
       httpMethod: request.method ?? "GET",
       identity: {
         sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
@@ -134,6 +143,11 @@ function proxyEvent(
       stage: "local",
     },
   };
+}
+
+/** A stable stand-in for the id API Gateway gives an API key (never the key itself, which the event also carries). */
+export function localApiKeyId(apiKey: string): string {
+  return `local${createHash("sha256").update(apiKey).digest("hex").slice(0, 10)}`;
 }
 
 /** `/jobs/{jobId}` → a pattern with a named group per path parameter (one path segment each). */

@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { errorName } from "../shared/aws-errors";
+import { apiCaller } from "../shared/job-caller";
+import { excerpt } from "../shared/quoted-text";
 import { json } from "../start-job/api-adapter";
 import { getJobStatus, type JobStatusDeps } from "./job-status";
 
@@ -9,14 +11,17 @@ const THROTTLING_ERRORS = new Set([
   "RequestLimitExceeded",
 ]);
 
-/** GET /jobs/{jobId}: 200 with the job, 404 for an unknown job, 503 with Retry-After when AWS throttles the lookup. */
+/**
+ * GET /jobs/{jobId}: 200 with the job, 404 for an unknown job or one another caller (API key) started, 503 with
+ * Retry-After when AWS throttles the lookup.
+ */
 export async function handleJobStatusRequest(
   event: APIGatewayProxyEvent,
   deps: JobStatusDeps & { log?: (entry: Record<string, unknown>) => void },
 ): Promise<APIGatewayProxyResult> {
   const jobId = decodedPathParameter(event.pathParameters?.jobId ?? "");
   try {
-    const result = await getJobStatus(jobId, deps);
+    const result = await getJobStatus(jobId, deps, apiCaller(event.requestContext.identity?.apiKeyId));
     return result.found
       ? json(200, result.job, { "Cache-Control": "no-store" })
       : json(404, { message: result.message });
@@ -26,7 +31,7 @@ export async function handleJobStatusRequest(
       message: "Job status lookup failed",
       jobId,
       error: errorName(error),
-      detail: String(error),
+      detail: excerpt(String(error), 200),
     });
     if (THROTTLING_ERRORS.has(errorName(error))) {
       return json(

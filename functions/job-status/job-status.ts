@@ -3,7 +3,10 @@ import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { parseS3Uri } from "../shared/image-keys";
+import { ANONYMOUS_CALLER, type JobCaller, mayRead } from "../shared/job-caller";
 import { executionArnFor, isValidJobId } from "../shared/job-id";
+import { pipelineFactsOf } from "../shared/pipeline-facts";
+import { quote } from "../shared/quoted-text";
 
 export type JobState = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
 
@@ -45,18 +48,31 @@ const DEFAULT_URL_EXPIRES_IN = 15 * 60;
 
 /**
  * The status record when there is one; before RecordRunning has written it, the execution itself
- * (DescribeExecution, ARN derived from the jobId) tells whether the job exists and is still QUEUED.
+ * (DescribeExecution, ARN derived from the jobId) tells whether the job exists and is still QUEUED. A job `reader`
+ * may not see (job-caller.ts: `mayRead`) is answered exactly as a job that does not exist.
  */
-export async function getJobStatus(jobId: string, deps: JobStatusDeps): Promise<JobStatusResult> {
+export async function getJobStatus(
+  jobId: string,
+  deps: JobStatusDeps,
+  reader: JobCaller = ANONYMOUS_CALLER,
+): Promise<JobStatusResult> {
   if (!isValidJobId(jobId)) {
-    return { found: false, message: `No job "${jobId}": job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -` };
+    return {
+      found: false,
+      message: `No job ${quote(jobId)}: job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`,
+    };
   }
   const { Item } = await deps.documents.send(
     new GetCommand({ TableName: deps.tableName, Key: { jobId }, ConsistentRead: true }),
   );
-  if (!Item) return fromExecution(jobId, deps);
+  if (!Item) return fromExecution(jobId, deps, reader);
+  if (!mayRead(Item.caller, reader)) return unknownJob(jobId);
   const job = await fromRecord(Item, deps);
   return { found: true, job: job.status === "RUNNING" ? await reconcileRunning(job, deps) : job };
+}
+
+function unknownJob(jobId: string): JobStatusResult {
+  return { found: false, message: `No job "${jobId}"` };
 }
 
 /**
@@ -119,10 +135,12 @@ async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): P
   return job;
 }
 
-async function fromExecution(jobId: string, deps: JobStatusDeps): Promise<JobStatusResult> {
+async function fromExecution(jobId: string, deps: JobStatusDeps, reader: JobCaller): Promise<JobStatusResult> {
   const executionArn = executionArnFor(deps.stateMachineArn, jobId);
   try {
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    // No record yet: the caller is in the execution input, where start-job put it.
+    if (!mayRead(pipelineFactsOf(parsedInput(execution.input)).caller, reader)) return unknownJob(jobId);
     const job: JobStatus = { jobId, status: "QUEUED", executionArn, createdAt: execution.startDate?.toISOString() };
     if (execution.status !== "RUNNING" && execution.status !== "PENDING_REDRIVE") {
       // The state machine writes the record before it ends, so one may have appeared since the first read: it wins.
@@ -137,9 +155,16 @@ async function fromExecution(jobId: string, deps: JobStatusDeps): Promise<JobSta
     }
     return { found: true, job };
   } catch (error) {
-    if (error instanceof Error && error.name === "ExecutionDoesNotExist")
-      return { found: false, message: `No job "${jobId}"` };
+    if (error instanceof Error && error.name === "ExecutionDoesNotExist") return unknownJob(jobId);
     throw error;
+  }
+}
+
+function parsedInput(input: string | undefined): unknown {
+  try {
+    return JSON.parse(input ?? "{}");
+  } catch {
+    return {};
   }
 }
 

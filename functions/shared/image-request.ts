@@ -3,6 +3,7 @@ import { findModel, type ResolvedModel } from "./models/catalog";
 import { limitsOf } from "./models/families";
 import type { ModelLimits, OutputFormat, PixelRule } from "./models/family";
 import { InvalidPromptError } from "./pipeline-errors";
+import { describeType, quote } from "./quoted-text";
 
 /**
  * The one request contract, for every model family: read by the API, the state machine's ValidatePrompt (the
@@ -53,11 +54,25 @@ export interface ModelChoice {
  */
 export const MAX_REQUEST_BYTES = 80 * 1024;
 
+/**
+ * How deeply a request may nest (`{"prompt": "..."}` is 1 level). A valid request needs 1; checked on the raw body
+ * before anything parses or serialises it, because the serialisers recurse and a few thousand levels overflow them.
+ */
+export const MAX_NESTING_DEPTH = 20;
+
+/** The refusal of JSON nested deeper than MAX_NESTING_DEPTH: `what` names the body, `instead` what to send. */
+export function tooDeeplyNested(what: string, depth: number, instead: string): string {
+  return `${what} is nested ${depth} levels deep; at most ${MAX_NESTING_DEPTH} levels are accepted: send ${instead}`;
+}
+
 export const DEFAULT_ASPECT_RATIO = "1:1";
 export const DEFAULT_OUTPUT_FORMAT: OutputFormat = "png";
 
-// C0/C1 control characters other than tab, LF and CR; also lone surrogates, which no encoder can send.
-const CONTROL_CHARACTERS = /(?![\t\n\r])\p{Cc}|\p{Cs}/u;
+// C0/C1 control characters other than tab, LF and CR.
+const CONTROL_CHARACTERS = /(?![\t\n\r])\p{Cc}/u;
+
+// Half of a surrogate pair without the other half (a JSON \ud800 escape): not Unicode text, and no encoder sends it.
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
 
 // A letter, digit, punctuation mark or symbol (emoji included): something a model can draw from.
 const VISIBLE_CHARACTER = /[\p{L}\p{N}\p{P}\p{S}]/u;
@@ -127,11 +142,16 @@ function validateText(value: unknown, field: string, maxLength: number, label: s
   if (length > maxLength) {
     throw new InvalidPromptError(`"${field}" is ${length} characters long; ${label} accepts at most ${maxLength}`);
   }
-  const control = CONTROL_CHARACTERS.exec(text);
-  if (control) {
-    const code = control[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
+  for (const [pattern, what] of [
+    [CONTROL_CHARACTERS, "the control character"],
+    [UNPAIRED_SURROGATE, "an unpaired surrogate"],
+  ] as const) {
+    const found = pattern.exec(text);
+    if (!found) continue;
+    const code = found[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
+    const why = pattern === UNPAIRED_SURROGATE ? " (not valid Unicode text)" : "";
     throw new InvalidPromptError(
-      `"${field}" contains the control character U+${code} at position ${control.index}; only printable text, tabs and line breaks are accepted`,
+      `"${field}" contains ${what} U+${code} at position ${found.index}${why}; only printable text, tabs and line breaks are accepted`,
     );
   }
   if (!VISIBLE_CHARACTER.test(text)) {
@@ -176,19 +196,18 @@ function validateSize(
   const ratios = Object.keys(limits.aspectRatios);
   const { aspectRatio, width, height } = record;
   const pixelsSent = width != null || height != null;
+  if (pixelsSent && !limits.pixels) {
+    const only = aspectRatio != null ? "only " : "";
+    throw new InvalidPromptError(
+      `${label} takes no pixel size ("width", "height"): send ${only}"aspectRatio", one of ${ratios.join(", ")}`,
+    );
+  }
   if (aspectRatio != null && pixelsSent) {
     throw new InvalidPromptError(
       `Send "aspectRatio" or "width" and "height", not both; ${label} accepts aspectRatio ${ratios.join(", ")}`,
     );
   }
-  if (pixelsSent) {
-    if (!limits.pixels) {
-      throw new InvalidPromptError(
-        `${label} takes no pixel size ("width", "height"): send "aspectRatio", one of ${ratios.join(", ")}`,
-      );
-    }
-    return validatePixels(width, height, limits.pixels, label);
-  }
+  if (pixelsSent && limits.pixels) return validatePixels(width, height, limits.pixels, label);
   const ratio = aspectRatio ?? DEFAULT_ASPECT_RATIO;
   const size = typeof ratio === "string" ? limits.aspectRatios[ratio] : undefined;
   if (!size || !Object.hasOwn(limits.aspectRatios, ratio as string)) {
@@ -229,8 +248,10 @@ function validatePixels(widthValue: unknown, heightValue: unknown, rule: PixelRu
     );
   }
   if (Math.max(width, height) / Math.min(width, height) > rule.maxAspectRatio) {
+    const most = rule.maxAspectRatio;
+    const beyond = width > height ? `wider than ${most}:1` : `taller than 1:${most}`;
     throw new InvalidPromptError(
-      `${width}x${height} is wider than 1:${rule.maxAspectRatio}; the aspect ratio must be between 1:${rule.maxAspectRatio} and ${rule.maxAspectRatio}:1`,
+      `${width}x${height} is ${beyond}; ${label} accepts aspect ratios from 1:${most} to ${most}:1`,
     );
   }
   return { aspectRatio, width, height };
@@ -272,25 +293,4 @@ function validateQuality(value: unknown, limits: ModelLimits, label: string): st
     );
   }
   return value;
-}
-
-/** A short, JSON-escaped excerpt of a bad value: never the whole of what a caller sent. */
-export function quote(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = describeType(value);
-  }
-  if (text.length <= 60) return text;
-  // Never cut a surrogate pair in half: a lone surrogate is not text.
-  const cut = /[\uD800-\uDBFF]/.test(text.charAt(56)) ? 56 : 57;
-  return `${text.slice(0, cut)}...`;
-}
-
-function describeType(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  return `a ${typeof value}`;
 }

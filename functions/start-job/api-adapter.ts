@@ -1,13 +1,18 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
+  MAX_NESTING_DEPTH,
   MAX_REQUEST_BYTES,
   type ModelChoice,
   REQUEST_FIELDS,
+  tooDeeplyNested,
   unknownFields,
   validateImageRequest,
 } from "../shared/image-request";
+import { apiCaller, type JobCaller, jobIdForKey } from "../shared/job-caller";
 import { isValidJobId } from "../shared/job-id";
+import { jsonTextDepth } from "../shared/json-depth";
 import { InvalidPromptError } from "../shared/pipeline-errors";
+import { excerpt, quote } from "../shared/quoted-text";
 import { JobConflictError, type StartJobDeps, startJob } from "./start-job";
 
 /** Bodies above this are refused before parsing (413). */
@@ -23,13 +28,15 @@ export async function handleGenerateImageRequest(
   event: APIGatewayProxyEvent,
   deps: ApiAdapterDeps,
 ): Promise<APIGatewayProxyResult> {
-  const parsed = parseRequest(event, deps.models);
+  const caller = apiCaller(event.requestContext.identity?.apiKeyId);
+  const parsed = parseRequest(event, deps.models, caller);
   if ("statusCode" in parsed) return parsed;
   try {
-    const job = await startJob(parsed.jobId, parsed.fields, "api", deps);
+    const job = await startJob(parsed.jobId, parsed.fields, "api", deps, { caller });
+    const url = statusUrl(event, job.jobId);
     return json(
       202,
-      { jobId: job.jobId, executionArn: job.executionArn, statusUrl: statusUrl(event, job.jobId) },
+      { jobId: job.jobId, executionArn: job.executionArn, ...(url ? { statusUrl: url } : {}) },
       {
         Location: statusPath(event, job.jobId),
         ...(job.replayed ? { "Idempotent-Replayed": "true" } : {}),
@@ -43,7 +50,8 @@ export async function handleGenerateImageRequest(
       message: "StartExecution failed",
       jobId: parsed.jobId,
       error: name,
-      detail: String(error),
+      // A service's message may quote what it was sent.
+      detail: excerpt(String(error), 200),
     });
     if (name === "ThrottlingException" || name === "ExecutionLimitExceeded") {
       return json(
@@ -60,23 +68,15 @@ export async function handleGenerateImageRequest(
 
 type ParsedRequest = { jobId: string; fields: Record<string, unknown> } | APIGatewayProxyResult;
 
-function parseRequest(event: APIGatewayProxyEvent, models: ModelChoice): ParsedRequest {
+const EXAMPLE_REQUEST = '{"prompt": "a lighthouse at dawn"}';
+
+// Unknown field names quoted in a 400, at most: a body can hold thousands.
+const MAX_NAMED_FIELDS = 5;
+
+function parseRequest(event: APIGatewayProxyEvent, models: ModelChoice, caller: JobCaller): ParsedRequest {
   const headers = lowerCaseHeaders(event.headers);
-  const contentType = headers["content-type"] ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-    return json(415, {
-      message: `Content-Type must be application/json, got ${contentType === "" ? "none" : JSON.stringify(contentType)}`,
-    });
-  }
-  const body =
-    event.body == null ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
-  const size = Buffer.byteLength(body, "utf8");
-  if (size > MAX_BODY_BYTES) {
-    return json(413, { message: `The request body is ${size} bytes; at most ${MAX_BODY_BYTES} bytes are accepted` });
-  }
-  if (body.trim() === "") {
-    return json(400, { message: 'The request body is empty: send JSON like {"prompt": "a lighthouse at dawn"}' });
-  }
+  const body = readJsonText(event, headers["content-type"] ?? "");
+  if (typeof body !== "string") return body;
   let fields: unknown;
   try {
     fields = JSON.parse(body);
@@ -85,20 +85,22 @@ function parseRequest(event: APIGatewayProxyEvent, models: ModelChoice): ParsedR
     return json(400, { message: `The request body is not valid JSON (${reason}): send {"prompt": "..."}` });
   }
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-    return json(400, { message: 'The request body must be a JSON object like {"prompt": "a lighthouse at dawn"}' });
+    return json(400, { message: `The request body must be a JSON object like ${EXAMPLE_REQUEST}` });
   }
   const record = fields as Record<string, unknown>;
   const unknown = unknownFields(record);
   if (unknown.length > 0) {
+    const named = unknown.slice(0, MAX_NAMED_FIELDS).map(quote).join(", ");
+    const more = unknown.length > MAX_NAMED_FIELDS ? ` and ${unknown.length - MAX_NAMED_FIELDS} more` : "";
     return json(400, {
-      message: `Unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => JSON.stringify(f)).join(", ")}; accepted fields: ${REQUEST_FIELDS.join(", ")}`,
+      message: `Unknown field${unknown.length > 1 ? "s" : ""} ${named}${more}; accepted fields: ${REQUEST_FIELDS.join(", ")}`,
     });
   }
   const idempotencyKey = headers["idempotency-key"];
   if (idempotencyKey !== undefined && !isValidJobId(idempotencyKey)) {
     return json(400, { message: "Idempotency-Key must be 1 to 80 characters of A-Z, a-z, 0-9, _ and -" });
   }
-  const jobId = idempotencyKey ?? event.requestContext.requestId;
+  const jobId = idempotencyKey === undefined ? event.requestContext.requestId : jobIdForKey(idempotencyKey, caller);
   try {
     const request = validateImageRequest(record, models, jobId);
     // Forward the trimmed text; the state machine validates again and fills the defaults.
@@ -113,6 +115,70 @@ function parseRequest(event: APIGatewayProxyEvent, models: ModelChoice): ParsedR
   } catch (error) {
     if (error instanceof InvalidPromptError) return json(400, { message: error.message });
     throw error;
+  }
+}
+
+/**
+ * The body as JSON text, or the answer refusing it: not declared JSON or not UTF-8 (415), too big (413), not UTF-8
+ * bytes, empty, or nested too deep (400). Checked in that order, before anything parses or serialises the body.
+ */
+function readJsonText(event: APIGatewayProxyEvent, contentType: string): string | APIGatewayProxyResult {
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    return json(415, {
+      message: `Content-Type must be application/json, got ${contentType === "" ? "none" : quote(contentType)}`,
+    });
+  }
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    return json(415, {
+      message: `Content-Type charset must be utf-8, got ${quote(charset)}: send the body as UTF-8 (charset=utf-8, or no charset)`,
+    });
+  }
+  const bytes = bodyBytes(event);
+  if (bytes.length > MAX_BODY_BYTES) {
+    return json(413, {
+      message: `The request body is ${bytes.length} bytes; at most ${MAX_BODY_BYTES} bytes are accepted`,
+    });
+  }
+  const body = decodeUtf8(bytes, event.isBase64Encoded);
+  if (body === undefined) {
+    return json(400, { message: "The request body is not valid UTF-8: send the JSON encoded as UTF-8" });
+  }
+  if (body.trim() === "") {
+    return json(400, { message: `The request body is empty: send JSON like ${EXAMPLE_REQUEST}` });
+  }
+  // JSON.parse would read any depth, but the messages, logs and StartExecution serialise what it parsed, recursively.
+  const depth = jsonTextDepth(body);
+  if (depth > MAX_NESTING_DEPTH) {
+    return json(400, {
+      message: tooDeeplyNested("The request body", depth, `a flat JSON object like ${EXAMPLE_REQUEST}`),
+    });
+  }
+  return body;
+}
+
+/** The charset parameter of a Content-Type, unquoted; undefined when there is none. */
+function charsetOf(contentType: string): string | undefined {
+  const value = /;\s*charset\s*=\s*("[^"]*"|[^;\s]*)/i.exec(contentType)?.[1];
+  return value?.replace(/^"(.*)"$/, "$1");
+}
+
+/** The body as the caller's bytes: API Gateway passes them base64 for a binary media type, as UTF-8 text otherwise. */
+function bodyBytes(event: APIGatewayProxyEvent): Buffer {
+  if (event.body == null) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The body's text, without a leading byte-order mark; undefined when the bytes are not UTF-8. */
+function decodeUtf8(bytes: Buffer, fromBytes: boolean): string | undefined {
+  // Text API Gateway already decoded round-trips through UTF-8 unchanged: only raw bytes can fail here.
+  if (!fromBytes) return bytes.toString("utf8").replace(/^\uFEFF/, "");
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return undefined;
   }
 }
 
@@ -135,11 +201,15 @@ function statusPath(event: APIGatewayProxyEvent, jobId: string): string {
   return `${base}/jobs/${jobId}`;
 }
 
-function statusUrl(event: APIGatewayProxyEvent, jobId: string): string {
-  const headers = lowerCaseHeaders(event.headers);
-  const protocol = headers["x-forwarded-proto"] ?? "https";
-  const host = event.requestContext.domainName ?? headers.host ?? "localhost";
-  return `${protocol}://${host}${statusPath(event, jobId)}`;
+/**
+ * The status URL on the API's own domain, as API Gateway names it (the local API names its listen address). Never
+ * the Host header, which the caller writes; with no domain name there is no URL, and the relative Location stands.
+ */
+function statusUrl(event: APIGatewayProxyEvent, jobId: string): string | undefined {
+  const domain = event.requestContext.domainName;
+  if (!domain) return undefined;
+  const protocol = lowerCaseHeaders(event.headers)["x-forwarded-proto"] === "http" ? "http" : "https";
+  return `${protocol}://${domain}${statusPath(event, jobId)}`;
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {

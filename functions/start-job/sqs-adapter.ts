@@ -1,9 +1,20 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { MAX_REQUEST_BYTES } from "../shared/image-request";
+import { MAX_NESTING_DEPTH, MAX_REQUEST_BYTES } from "../shared/image-request";
+import { queueCaller } from "../shared/job-caller";
+import { jsonTextDepth } from "../shared/json-depth";
+import type { PipelineFacts } from "../shared/pipeline-facts";
+import { excerpt } from "../shared/quoted-text";
 import { type StartJobDeps, startJob } from "./start-job";
 
 export interface SqsAdapterDeps extends StartJobDeps {
   log?: (entry: Record<string, unknown>) => void;
+}
+
+/** What a message body starts its job with: the request fields, or only why the body cannot be a request. */
+export interface MessageRequest {
+  fields: Record<string, unknown>;
+  /** What the body says beyond its fields; it travels in the execution input's `pipeline` facts. */
+  facts?: Omit<PipelineFacts, "caller">;
 }
 
 /** The jobId an SQS message runs as: its message id, so a redelivered message never starts a second execution. */
@@ -13,25 +24,37 @@ export function jobIdForMessage(messageId: string): string {
 
 /**
  * A message body is JSON `{"prompt": ...}` or plain text (the whole body is the prompt). No validation here:
- * the state machine's ValidatePrompt is the authority and records REJECTED where a producer can see it.
+ * the state machine's ValidatePrompt is the authority and records REJECTED where a producer can see it. A body too
+ * big for any request, or nested too deep to serialise safely, starts its job with only that fact, so the producer
+ * finds out why instead of the message failing every delivery into the DLQ. SQS bodies are Unicode text already.
  */
-export function fieldsFromMessageBody(body: string): Record<string, unknown> {
+export function readMessageBody(body: string): MessageRequest {
   const bytes = Buffer.byteLength(body, "utf8");
-  // Too big for any valid request, and maybe for an execution input (256 KB): the job starts only to be REJECTED,
-  // so the producer finds out why, instead of the message failing every delivery into the DLQ.
-  if (bytes > MAX_REQUEST_BYTES) return { oversizedBodyBytes: bytes };
+  // Also keeps the execution input under 256 KB: re-serialised, a body at most doubles (every " or \ escaped).
+  if (bytes > MAX_REQUEST_BYTES) return { fields: {}, facts: { oversizedBodyBytes: bytes } };
   const trimmed = body.trim();
-  if (trimmed.startsWith("{")) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-        return parsed as Record<string, unknown>;
-      }
-    } catch {
-      // Not JSON after all: the whole body is the prompt.
+  const parsed = trimmed.startsWith("{") ? jsonObject(trimmed) : undefined;
+  if (!parsed) return { fields: { prompt: body } };
+  // JSON.parse reads any depth; StartExecution's serialiser and the logs recurse, and overflow on thousands of levels.
+  const depth = jsonTextDepth(trimmed);
+  if (depth > MAX_NESTING_DEPTH) return { fields: {}, facts: { bodyNestingDepth: depth } };
+  const numbersTooLarge = Object.keys(parsed).filter((field) => {
+    const value = parsed[field];
+    return typeof value === "number" && !Number.isFinite(value);
+  });
+  return numbersTooLarge.length > 0 ? { fields: parsed, facts: { numbersTooLarge } } : { fields: parsed };
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      return parsed as Record<string, unknown>;
     }
+  } catch {
+    // Not JSON after all: the whole body is the prompt.
   }
-  return { prompt: body };
+  return undefined;
 }
 
 /** Starts one execution per message; failed messages are reported so only they return to the queue. */
@@ -48,7 +71,8 @@ export async function handleSqsBatch(event: SQSEvent, deps: SqsAdapterDeps): Pro
         messageId: record.messageId,
         receiveCount: record.attributes.ApproximateReceiveCount,
         error: error instanceof Error ? error.name : "UnknownError",
-        detail: String(error),
+        // A service's message may quote what it was sent.
+        detail: excerpt(String(error), 200),
       });
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
@@ -58,8 +82,9 @@ export async function handleSqsBatch(event: SQSEvent, deps: SqsAdapterDeps): Pro
 
 async function startFromMessage(record: SQSRecord, deps: SqsAdapterDeps): Promise<void> {
   const jobId = jobIdForMessage(record.messageId);
+  const { fields, facts } = readMessageBody(record.body);
   try {
-    await startJob(jobId, fieldsFromMessageBody(record.body), "sqs", deps);
+    await startJob(jobId, fields, "sqs", deps, { caller: queueCaller(record.eventSourceARN), ...facts });
   } catch (error) {
     // A redelivered message whose job already started is done, whatever the comparison of inputs says.
     if (error instanceof Error && error.name === "JobConflict") return;

@@ -1,11 +1,14 @@
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { REQUEST_FIELDS } from "../shared/image-request";
+import { ANONYMOUS_CALLER } from "../shared/job-caller";
 import { executionArnFor } from "../shared/job-id";
 import { NamedError } from "../shared/named-error";
+import { PIPELINE_KEY, type PipelineFacts, pipelineFactsOf } from "../shared/pipeline-facts";
 
 /**
  * The execution input (docs/ARCHITECTURE.md): the request fields as the caller sent them (ValidatePrompt is the
- * authority on their values), plus where and when the job came in. Fields the caller did not send are left out.
+ * authority on their values), where and when the job came in, and under `pipeline` what only the pipeline may say
+ * (who started it; why an SQS body could not be read). Fields the caller did not send are left out.
  */
 export interface JobInput {
   jobId: string;
@@ -20,8 +23,7 @@ export interface JobInput {
   model?: unknown;
   source: "api" | "sqs";
   requestedAt: string;
-  /** Set instead of the request fields when an SQS message is too large to be a request: ValidatePrompt rejects it. */
-  oversizedBodyBytes?: number;
+  [PIPELINE_KEY]: PipelineFacts;
 }
 
 export interface StartJobDeps {
@@ -47,15 +49,24 @@ export class JobConflictError extends NamedError {
   }
 }
 
-/** Builds the execution input from the caller's fields, keeping only the request fields the pipeline knows. */
+/**
+ * Builds the execution input: the request fields the contract knows, copied by name from the caller's fields, and
+ * the pipeline's facts from the adapter, never from `fields`.
+ */
 export function buildJobInput(
   jobId: string,
   fields: Record<string, unknown>,
   source: JobInput["source"],
   now: Date,
+  pipeline: PipelineFacts,
 ): JobInput {
-  const input: JobInput = { jobId, prompt: fields.prompt, source, requestedAt: now.toISOString() };
-  if (typeof fields.oversizedBodyBytes === "number") input.oversizedBodyBytes = fields.oversizedBodyBytes;
+  const input: JobInput = {
+    jobId,
+    prompt: fields.prompt,
+    source,
+    requestedAt: now.toISOString(),
+    [PIPELINE_KEY]: pipeline,
+  };
   for (const field of REQUEST_FIELDS) {
     if (field !== "prompt" && fields[field] != null) {
       (input as unknown as Record<string, unknown>)[field] = fields[field];
@@ -73,8 +84,9 @@ export async function startJob(
   fields: Record<string, unknown>,
   source: JobInput["source"],
   deps: StartJobDeps,
+  pipeline: PipelineFacts,
 ): Promise<StartedJob> {
-  const input = buildJobInput(jobId, fields, source, deps.now?.() ?? new Date());
+  const input = buildJobInput(jobId, fields, source, deps.now?.() ?? new Date(), pipeline);
   try {
     const started = await deps.sfn.send(
       new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name: jobId, input: JSON.stringify(input) }),
@@ -103,7 +115,13 @@ function parseInput(text: string | undefined): Record<string, unknown> {
   }
 }
 
+/** The same caller sending the same request fields from the same entry path. */
 function sameRequest(existing: Record<string, unknown>, next: JobInput): boolean {
   const nextFields = next as unknown as Record<string, unknown>;
-  return existing.source === next.source && REQUEST_FIELDS.every((field) => existing[field] === nextFields[field]);
+  return (
+    existing.source === next.source &&
+    // An execution that names no caller (started before callers were recorded) counts as anonymous, as in job-status.
+    (pipelineFactsOf(existing).caller ?? ANONYMOUS_CALLER) === next[PIPELINE_KEY].caller &&
+    REQUEST_FIELDS.every((field) => existing[field] === nextFields[field])
+  );
 }

@@ -1,5 +1,14 @@
-import { type ImageRequest, MAX_REQUEST_BYTES, type ModelChoice, validateImageRequest } from "../shared/image-request";
+import {
+  type ImageRequest,
+  MAX_NESTING_DEPTH,
+  MAX_REQUEST_BYTES,
+  type ModelChoice,
+  tooDeeplyNested,
+  validateImageRequest,
+} from "../shared/image-request";
+import { valueDepth } from "../shared/json-depth";
 import { InvalidPromptError } from "../shared/pipeline-errors";
+import { pipelineFactsOf } from "../shared/pipeline-facts";
 
 /** What the ValidatePrompt state passes: the execution input, the execution name and its start time. */
 export interface ValidatePromptEvent {
@@ -20,16 +29,35 @@ export interface ValidatePromptConfig {
   retentionDays: number;
 }
 
+const INSTEAD_OF_A_MESSAGE = `a flat JSON object like {"prompt": "..."} or the prompt as plain text`;
+
 /** The ValidatePrompt step: validates the execution input and says how long its status record lives. */
 export function validatePromptStep(event: ValidatePromptEvent, config: ValidatePromptConfig): ValidatePromptResult {
   const input = (event.input ?? {}) as Record<string, unknown>;
-  if (typeof input.oversizedBodyBytes === "number") {
+  // Only the pipeline's own key says why start-job could not read an SQS body; a request field of that name is noise.
+  const { oversizedBodyBytes, bodyNestingDepth, numbersTooLarge = [] } = pipelineFactsOf(input);
+  if (oversizedBodyBytes !== undefined) {
     throw new InvalidPromptError(
-      `The message body is ${input.oversizedBodyBytes} bytes; at most ${MAX_REQUEST_BYTES} bytes are accepted ` +
+      `The message body is ${oversizedBodyBytes} bytes; at most ${MAX_REQUEST_BYTES} bytes are accepted ` +
         `(send {"prompt": "..."} or the prompt as plain text)`,
     );
   }
-  const request = validateImageRequest(event.input, config.models, event.jobId);
+  if (bodyNestingDepth !== undefined) {
+    throw new InvalidPromptError(tooDeeplyNested("The message body", bodyNestingDepth, INSTEAD_OF_A_MESSAGE));
+  }
+  // A direct StartExecution reaches here unchecked: refuse deep nesting before a message quotes any of it.
+  const depth = valueDepth(event.input);
+  if (depth > MAX_NESTING_DEPTH) {
+    throw new InvalidPromptError(
+      tooDeeplyNested("The execution input", depth, `a flat JSON object like {"prompt": "..."}`),
+    );
+  }
+  // The input carries these as null (JSON has no Infinity): judge them as what the producer sent.
+  const fields =
+    numbersTooLarge.length > 0
+      ? { ...input, ...Object.fromEntries(numbersTooLarge.map((field) => [field, Number.POSITIVE_INFINITY])) }
+      : event.input;
+  const request = validateImageRequest(fields, config.models, event.jobId);
   const source = input.source === "api" || input.source === "sqs" ? input.source : "direct";
   const startedAtSeconds = Math.floor(Date.parse(event.startedAt) / 1000);
   return { request, source, expiresAt: startedAtSeconds + config.retentionDays * 86_400 };

@@ -12,8 +12,10 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/exit-codes";
 import type { JobStatus } from "../../functions/job-status/job-status";
+import { apiCaller, jobIdForKey } from "../../functions/shared/job-caller";
 import { DEFAULT_MODEL_ID, resolveModel } from "../../functions/shared/models/catalog";
 import { limitsOf } from "../../functions/shared/models/families";
+import { localApiKeyId } from "../../local/api-gateway";
 import { type LocalStack, startLocalStack } from "../../local/local-stack";
 import { buildBundle, type CouchgenRun, imageEntrypoint, isolatedEnv, run } from "./couchgen-process";
 
@@ -225,8 +227,11 @@ describe("generate", () => {
     const first = parseJson<{ jobId: string; replayed: boolean }>(await couchgen(args));
     const second = parseJson<{ jobId: string; replayed: boolean }>(await couchgen(args));
 
-    expect(first).toMatchObject({ jobId: "cli-test-harbour", replayed: false });
-    expect(second).toMatchObject({ jobId: "cli-test-harbour", replayed: true });
+    // With an API key the jobId is the key scoped to its caller, so two callers' keys never collide.
+    const jobId = jobIdForKey("cli-test-harbour", apiCaller(localApiKeyId(API_KEY)));
+    expect(jobId).toMatch(/-cli-test-harbour$/);
+    expect(first).toMatchObject({ jobId, replayed: false });
+    expect(second).toMatchObject({ jobId, replayed: true });
   });
 
   it("says which setting is missing when the API wants a key (403 Forbidden)", async () => {

@@ -1,14 +1,15 @@
-// Verifies the bad-input corpus (test/fixtures/bad-inputs.json) against one local stack whose default model is
-// Stable Image Core and whose requests may name any catalog model in `model`: odd encodings, sizes, types, JSON and
-// header abuse, path traversal, template syntax, prompt-injection text, invalid Idempotency-Key values and each model
-// family's limits (Stability; Amazon's Nova Canvas and Titan), sent to POST /generate-image and to the SQS queue. For
-// every case: never a 5xx; a rejection is the expected 4xx (API) or a REJECTED job (SQS, the content filter) whose
-// message matches the case's pattern and says what is accepted; a weird-but-valid request is stored literally and
-// drawn by the model it named. Over the corpus: Bedrock got only accepted requests (none it refused as invalid), each
-// for the model it named; images exist only for jobs that succeeded, executions only for accepted requests.
-// It cannot verify real Bedrock: every image and content-filter refusal comes from the local Bedrock stand-in, whose
-// limits follow docs/MODELS.md. Nor API Gateway's own request validator and WAF, which are not in front of the local
-// gateway (the handler runs as API Gateway's proxy integration runs it).
+// Verifies the bad-input corpus (test/fixtures/bad-inputs.json) against one local stack whose default model is Stable
+// Image Core and whose requests may name any catalog model in `model`: odd encodings and charsets, sizes, types, deep
+// nesting, 15 KB values (each message kept short), JSON and header abuse (a foreign Host), path traversal, template
+// syntax, prompt-injection text, invalid Idempotency-Key values and each model family's limits (Stability; Amazon's
+// Nova Canvas and Titan), sent to POST /generate-image and to the SQS queue. For every case: never a 5xx; a rejection
+// is the expected 4xx (API) or a REJECTED job (SQS, the content filter) whose message matches the case's pattern and
+// says what is accepted; a weird-but-valid request is stored literally and drawn by the model it named. Over the
+// corpus: Bedrock got only accepted requests (none it refused as invalid), each for the model it named; images exist
+// only for jobs that succeeded, executions only for accepted requests. It cannot verify real Bedrock: every image and
+// content-filter refusal comes from the local Bedrock stand-in, whose limits follow docs/MODELS.md. Nor API Gateway's
+// own request validator and WAF, which are not in front of the local gateway (the handler runs as API Gateway's proxy
+// integration runs it).
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
@@ -67,6 +68,10 @@ interface CorpusCase {
     message?: string;
     storedPrompt?: string;
     image?: { format: OutputFormat; width: number; height: number };
+    /** The API's message (or the REJECTED job's cause) is shorter than this: a bad value is quoted as an excerpt. */
+    maxMessageLength?: number;
+    /** The 202's statusUrl is on the API's own address, whatever the request's headers said. */
+    statusUrlOnApi?: boolean;
   };
   checkMetadata?: boolean;
   note?: string;
@@ -76,6 +81,7 @@ interface Outcome {
   status?: number;
   message?: string;
   jobId?: string;
+  statusUrl?: string;
   job?: JobStatus;
 }
 
@@ -84,6 +90,7 @@ const corpus = JSON.parse(readFileSync(new URL("../fixtures/bad-inputs.json", im
 };
 const cases = corpus.cases;
 const JOB_TIMEOUT_MS = 30_000;
+const RAW_ANSWER_MS = 10_000;
 /** The model each case asks for (its JSON body's `model`, else the deploy default), by case name. */
 const requestedModels = new Map(cases.map((entry) => [entry.name, requestedModel(entry)]));
 
@@ -129,6 +136,9 @@ describe.each(cases.map((entry) => [entry.name, entry] as const))("%s", (_name, 
       expect(outcome.status).toBeGreaterThanOrEqual(400);
       if (entry.expect.answeredBy !== "gateway") expect(outcome.message).toMatch(SAYS_WHAT_IS_ACCEPTED);
       if (entry.expect.message !== undefined) expect(outcome.message).toMatch(messagePattern(entry.expect.message));
+      if (entry.expect.maxMessageLength !== undefined) {
+        expect(outcome.message?.length).toBeLessThan(entry.expect.maxMessageLength);
+      }
       const key = givenKeys.get(entry.name);
       if (entry.setup && key) {
         // The key's first job stands as it was sent.
@@ -143,6 +153,7 @@ describe.each(cases.map((entry) => [entry.name, entry] as const))("%s", (_name, 
     }
 
     if (entry.expect.status === 202) expect(outcome.status).toBe(202);
+    if (entry.expect.statusUrlOnApi) expect(outcome.statusUrl).toBe(`${env.stack.apiUrl}/jobs/${outcome.jobId}`);
     const job = outcome.job;
     expect(job?.status, `the job ended ${JSON.stringify(job)}`).toBe(entry.expect.job);
     if (!job || !outcome.jobId) return;
@@ -159,6 +170,9 @@ describe.each(cases.map((entry) => [entry.name, entry] as const))("%s", (_name, 
       const rule = job.error === PIPELINE_ERRORS.contentBlocked ? SAYS_TO_CHANGE_THE_PROMPT : SAYS_WHAT_IS_ACCEPTED;
       expect(job.cause).toMatch(rule);
       if (entry.expect.message !== undefined) expect(job.cause).toMatch(messagePattern(entry.expect.message));
+      if (entry.expect.maxMessageLength !== undefined) {
+        expect(job.cause?.length).toBeLessThan(entry.expect.maxMessageLength);
+      }
     }
     if (job.status === "FAILED") expect(job.error).toBe(entry.expect.error);
     // A REJECTED record keeps no request fields; a job that ran records where it came from.
@@ -353,28 +367,40 @@ async function sendToApi(entry: CorpusCase, index: number): Promise<Outcome> {
     // As bytes: fetch gives a string body Content-Type text/plain when the case sends none.
     body: Buffer.from(bodyOf(entry)),
   });
-  const answer = (await response.json()) as { message?: string; jobId?: string };
-  const outcome: Outcome = { status: response.status, message: answer.message, jobId: answer.jobId };
-  if (response.status === 202 && answer.jobId) outcome.job = await waitForJob(env, answer.jobId, JOB_TIMEOUT_MS);
+  return answered(response.status, (await response.json()) as Answer);
+}
+
+type Answer = { message?: string; jobId?: string; statusUrl?: string };
+
+/** The outcome of an API answer; an accepted job is followed to its end. */
+async function answered(status: number, answer: Answer): Promise<Outcome> {
+  const outcome: Outcome = { status, message: answer.message, jobId: answer.jobId, statusUrl: answer.statusUrl };
+  if (status === 202 && answer.jobId) outcome.job = await waitForJob(env, answer.jobId, JOB_TIMEOUT_MS);
   return outcome;
 }
 
-/** Writes the request byte for byte (each character one byte) and reads the answer until the server closes. */
-function sendRaw(request: string): Promise<Outcome> {
+/**
+ * Writes the request byte for byte (each character one byte) and reads the answer until the server closes
+ * (`Connection: close`). The socket stays open for writing meanwhile: a client that half-closes may get no answer
+ * from a handler still at work. If the server has not closed after RAW_ANSWER_MS, the socket is ended.
+ */
+async function sendRaw(request: string): Promise<Outcome> {
   const { port } = new URL(env.stack.apiUrl);
-  return new Promise((resolve, reject) => {
+  const text = await new Promise<string>((resolve, reject) => {
     const socket = connect(Number(port), "127.0.0.1");
     const chunks: Buffer[] = [];
+    const giveUp = setTimeout(() => socket.end(), RAW_ANSWER_MS);
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("error", reject);
     socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      const json = /\{.*\}/s.exec(text.slice(text.indexOf("\r\n\r\n")))?.[0];
-      resolve({ status, message: json ? (JSON.parse(json) as { message?: string }).message : undefined });
+      clearTimeout(giveUp);
+      resolve(Buffer.concat(chunks).toString("utf8"));
     });
-    socket.end(Buffer.from(request, "latin1"));
+    socket.write(Buffer.from(request, "latin1"));
   });
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+  const json = /\{.*\}/s.exec(text.slice(text.indexOf("\r\n\r\n")))?.[0];
+  return answered(status, json ? (JSON.parse(json) as Answer) : {});
 }
 
 async function sendToQueue(entry: CorpusCase): Promise<Outcome> {

@@ -1,11 +1,17 @@
-// End to end through the local API: POST /generate-image → 202 → GET /jobs/{jobId} → SUCCEEDED, with the PNG read
-// back from local S3 and through the presigned URL; Idempotency-Key replays and conflicts; every kind of bad input
-// answered with the documented 4xx and no execution. The whole local stack runs in this process (real handlers,
-// real ASL file). It cannot show AWS itself: the images come from the Bedrock stand-in, not from a model; S3,
-// DynamoDB and SQS are npm emulators; API Gateway is the local proxy-event adapter, not the AWS service.
+// End to end through the local API: POST /generate-image → 202 → GET /jobs/{jobId} → SUCCEEDED, with the PNG read back
+// from local S3 and through the presigned URL, its statusUrl on the API's own address whatever the Host header;
+// Idempotency-Key replays and conflicts; every kind of bad input (non-UTF-8 bytes and charsets, deep nesting included)
+// answered with the documented 4xx and no execution; jobs and Idempotency-Keys scoped to the API key that started them,
+// through a second local gateway with two keys. The whole local stack runs in this process (real handlers, real ASL
+// file). It cannot show AWS itself: the images come from the Bedrock stand-in, not from a model; S3, DynamoDB and SQS
+// are npm emulators; API Gateway is the local proxy-event adapter, not the AWS service.
+import { request as httpRequest } from "node:http";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JobStatus } from "../../functions/job-status/job-status";
+import { startLocalApi } from "../../local/api-gateway";
 import { STAND_IN_SOFTWARE } from "../../local/bedrock-stand-in";
+import type { LoopbackServer } from "../../local/http-server";
 import {
   type E2eStack,
   executionArnOf,
@@ -13,8 +19,10 @@ import {
   imageKeyOf,
   listExecutions,
   objectExists,
+  pollUntil,
   postGenerateImage,
   readImage,
+  sendMessage,
   stagingKeyOf,
   startE2eStack,
   submitJob,
@@ -110,6 +118,30 @@ describe("POST /generate-image → GET /jobs/{jobId}", () => {
     const job = await waitForJob(env, jobId);
 
     expect(job).toMatchObject({ status: "SUCCEEDED", prompt });
+  });
+
+  it("points statusUrl at the API itself whatever Host header the caller sends", async () => {
+    const body = JSON.stringify({ prompt: "a lighthouse", width: 320, height: 320, model: NOVA_CANVAS });
+
+    const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const sent = httpRequest(
+        `${env.stack.apiUrl}/generate-image`,
+        { method: "POST", headers: { Host: "evil.example:666", "Content-Type": "application/json" } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
+          );
+        },
+      );
+      sent.on("error", reject);
+      sent.end(body);
+    });
+
+    expect(answer.status).toBe(202);
+    expect(answer.body.statusUrl).toBe(`${env.stack.apiUrl}/jobs/${answer.body.jobId}`);
+    await waitForJob(env, String(answer.body.jobId));
   });
 
   it("answers 404 with a message for an unknown job", async () => {
@@ -236,6 +268,19 @@ describe("bad input on the API: the documented 4xx, a message saying what is acc
       message: /takes no pixel size \("width", "height"\): send "aspectRatio", one of 16:9, 1:1, 21:9/,
     },
     {
+      name: "JSON nested 5,000 levels deep",
+      body: `{"prompt": "a lighthouse", "seed": ${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      status: 400,
+      message: /^The request body is nested 5001 levels deep; at most 20 levels are accepted: send a flat JSON object/,
+    },
+    {
+      name: "a charset other than UTF-8",
+      body: '{"prompt": "caf\xe9"}',
+      headers: { "Content-Type": "application/json; charset=latin1" },
+      status: 415,
+      message: /^Content-Type charset must be utf-8, got "latin1": send the body as UTF-8/,
+    },
+    {
       name: "a bad Idempotency-Key",
       body: '{"prompt": "a lighthouse"}',
       headers: { ...json, "Idempotency-Key": "has spaces!" },
@@ -259,5 +304,122 @@ describe("bad input on the API: the documented 4xx, a message saying what is acc
     expect(((await response.json()) as { message: string }).message).toMatch(message);
     expect((await listExecutions(env)).length).toBe(executionsBefore);
     expect(env.stack.bedrock.stats.requests).toBe(bedrockCallsBefore);
+  });
+});
+
+describe("request bodies as bytes", () => {
+  it("refuses bytes that are not UTF-8 (a Latin-1 é) with 400 instead of storing U+FFFD", async () => {
+    const response = await fetch(`${env.stack.apiUrl}/generate-image`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: Buffer.from('{"prompt": "caf\xe9 on a hill"}', "latin1"),
+    });
+
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toBe(
+      "The request body is not valid UTF-8: send the JSON encoded as UTF-8",
+    );
+  });
+
+  it("accepts a UTF-8 body that starts with a byte-order mark, and stores the prompt without it", async () => {
+    const jobId = await submitJob(
+      env,
+      `\ufeff${JSON.stringify({ prompt: "a lighthouse", width: 320, height: 320, model: NOVA_CANVAS })}`,
+    );
+
+    expect((await waitForJob(env, jobId)).prompt).toBe("a lighthouse");
+  });
+});
+
+// Two API keys on one API, as two callers of a usage plan on AWS: a second local gateway with both keys in front of
+// the handler modules the stack loaded (the stack's own gateway takes no key, so the tests above run as today).
+describe("jobs belong to the API key that started them", () => {
+  const KEY_A = "caller-a-key-value";
+  const KEY_B = "caller-b-key-value";
+  let keyed: LoopbackServer;
+
+  beforeAll(async () => {
+    const { apiHandler } = await import("../../functions/start-job/handler");
+    const { handler: jobStatus } = await import("../../functions/job-status/handler");
+    keyed = await startLocalApi({
+      port: 0,
+      apiKey: [KEY_A, KEY_B],
+      routes: [
+        { method: "POST", resource: "/generate-image", handler: apiHandler },
+        { method: "GET", resource: "/jobs/{jobId}", handler: jobStatus },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await keyed?.close();
+  });
+
+  async function post(key: string, body: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${keyed.url}/generate-image`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "x-api-key": key, ...headers },
+      body: JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (await response.json()) as Record<string, unknown>,
+    };
+  }
+
+  async function read(jobId: string, key?: string): Promise<{ status: number; job: JobStatus }> {
+    const url = `${key === undefined ? env.stack.apiUrl : keyed.url}/jobs/${encodeURIComponent(jobId)}`;
+    const response = await fetch(url, { headers: key === undefined ? {} : { "x-api-key": key } });
+    return { status: response.status, job: (await response.json()) as JobStatus };
+  }
+
+  it("answers the job to its own key, and 404 as for an unknown job to another key or to no key", async () => {
+    const started = await post(KEY_A, { prompt: "a private lighthouse", width: 320, height: 320, model: NOVA_CANVAS });
+    const jobId = String(started.body.jobId);
+    await pollUntil(
+      `job ${jobId} to end`,
+      () => read(jobId, KEY_A),
+      ({ job }) => job.status === "SUCCEEDED",
+    );
+
+    const [own, other, anonymous] = [await read(jobId, KEY_A), await read(jobId, KEY_B), await read(jobId)];
+
+    expect(started.status).toBe(202);
+    expect(own).toMatchObject({ status: 200, job: { jobId, status: "SUCCEEDED", prompt: "a private lighthouse" } });
+    expect(other).toEqual({ status: 404, job: { message: `No job "${jobId}"` } });
+    expect(anonymous).toEqual({ status: 404, job: { message: `No job "${jobId}"` } });
+  });
+
+  it("keeps each key's Idempotency-Key its own: same key, two callers, two jobs; replay and 409 per caller", async () => {
+    const key = `shared-${Date.now()}`;
+    const request = { prompt: "a shared name", width: 320, height: 320, model: NOVA_CANVAS };
+
+    const firstA = await post(KEY_A, request, { "Idempotency-Key": key });
+    const firstB = await post(KEY_B, { ...request, prompt: "another request" }, { "Idempotency-Key": key });
+    const replayA = await post(KEY_A, request, { "Idempotency-Key": key });
+    const conflictB = await post(KEY_B, request, { "Idempotency-Key": key });
+
+    expect([firstA.status, firstB.status, replayA.status, conflictB.status]).toEqual([202, 202, 202, 409]);
+    expect(firstA.body.jobId).not.toBe(firstB.body.jobId);
+    expect(replayA.body.jobId).toBe(firstA.body.jobId);
+    expect(replayA.headers.get("idempotent-replayed")).toBe("true");
+    expect(firstB.headers.get("idempotent-replayed")).toBeNull();
+    for (const jobId of [firstA.body.jobId, firstB.body.jobId]) {
+      expect(String(jobId)).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+      expect((await listExecutions(env)).filter((execution) => execution.name === jobId)).toHaveLength(1);
+    }
+    expect(await getJob(env, key)).toMatchObject({ status: 404 });
+  });
+
+  it("lets any caller read a job from the queue by its message id (the producer's to share)", async () => {
+    const messageId = await sendMessage(
+      env,
+      JSON.stringify({ prompt: "a queued lighthouse", width: 320, height: 320, model: NOVA_CANVAS }),
+    );
+    await waitForJob(env, messageId);
+
+    expect((await read(messageId, KEY_A)).job).toMatchObject({ jobId: messageId, source: "sqs" });
+    expect((await read(messageId, KEY_B)).status).toBe(200);
   });
 });

@@ -1,9 +1,10 @@
-// End to end through the SQS queue: messages with a JSON body and a plain-text body, sent with the SDK (JSON
-// protocol) and with Debian's AWS CLI 2.9 (query protocol), become jobs named after the message id and end as
-// images; a message delivered twice starts one execution; bad messages end REJECTED with a readable cause and no
-// image. The whole local stack runs in this process (real handlers, real ASL file, the local SQS poller standing in
-// for the event source mapping). It cannot show AWS itself: SQS is the local-aws-sqs emulator, the images come from
-// the Bedrock stand-in, and AWS's own redelivery timing is not reproduced (see the redelivery test).
+// End to end through the SQS queue: messages with a JSON body and a plain-text body, sent with the SDK (JSON protocol)
+// and with Debian's AWS CLI 2.9 (query protocol), become jobs named after the message id and end as images; a message
+// delivered twice starts one execution; bad messages (deep nesting and 15 KB values included) end REJECTED with a
+// short, readable cause and no image, and a body cannot set the pipeline's own fields. The whole local stack runs in
+// this process (real handlers, real ASL file, the local SQS poller standing in for the event source mapping). It cannot
+// show AWS itself: SQS is the local-aws-sqs emulator, the images come from the Bedrock stand-in, and AWS's own
+// redelivery timing is not reproduced (see the redelivery test).
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
@@ -191,6 +192,18 @@ describe("bad messages end REJECTED with a readable cause, never with an image",
       cause: /control character U\+0085 at position 9/,
     },
     {
+      name: "JSON nested 5,000 levels deep (it once failed every delivery into the DLQ)",
+      body: `{"prompt": "a lighthouse", "seed": ${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      cause:
+        /^The message body is nested 5001 levels deep; at most 20 levels are accepted: send a flat JSON object like \{"prompt": "\.\.\."\} or the prompt as plain text$/,
+    },
+    {
+      name: "a 15 KB bad quality: the cause quotes a short excerpt",
+      body: JSON.stringify({ prompt: "a lighthouse", quality: "q".repeat(15 * 1024) }),
+      cause:
+        /^"quality" must be one of standard, premium for Amazon Nova Canvas \(amazon\.nova-canvas-v1:0\), got "q{56}\.\.\.$/,
+    },
+    {
       name: "a size the model refuses",
       body: '{"prompt": "a lighthouse", "width": 100, "height": 100}',
       cause:
@@ -210,6 +223,19 @@ describe("bad messages end REJECTED with a readable cause, never with an image",
     expect(execution).toMatchObject({ status: "FAILED", error: "InvalidPrompt" });
     expect(await objectExists(env, imageKeyOf(env, messageId))).toBe(false);
     expect(env.stack.bedrock.stats.requests).toBe(bedrockCallsBefore);
+  });
+
+  it("an oversizedBodyBytes field in the body is the producer's, not the pipeline's: the job runs", async () => {
+    const messageId = await sendMessage(
+      env,
+      JSON.stringify({ prompt: "a lighthouse", oversizedBodyBytes: 1, pipeline: { oversizedBodyBytes: 1 } }),
+    );
+
+    expect(await waitForJob(env, messageId)).toMatchObject({
+      status: "SUCCEEDED",
+      source: "sqs",
+      prompt: "a lighthouse",
+    });
   });
 
   it("an empty body never reaches the pipeline: SQS itself refuses it", async () => {

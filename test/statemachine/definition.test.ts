@@ -146,6 +146,17 @@ describe("image-pipeline.asl.json", () => {
     }
   });
 
+  it("writes the caller from the input's pipeline key on every status write that can create the record", () => {
+    for (const name of ["RecordRunning", "RecordRejected", "RecordFailed"]) {
+      const parameters = (definition.States[name] as { Parameters?: Record<string, unknown> }).Parameters;
+      expect(parameters?.UpdateExpression, name).toContain("#caller = :caller");
+      expect(parameters, name).toMatchObject({
+        ExpressionAttributeNames: { "#caller": "caller" },
+        ExpressionAttributeValues: { ":caller": { "S.$": "$.pipeline.caller" } },
+      });
+    }
+  });
+
   it("routes InvalidPrompt and ContentBlocked to RecordRejected and every other failure of the main path to RecordFailed", () => {
     expect(definition.States.ValidatePrompt?.Catch?.[0]).toMatchObject({
       ErrorEquals: ["InvalidPrompt"],

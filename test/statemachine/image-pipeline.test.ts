@@ -1,7 +1,8 @@
-// Runs the real statemachine/image-pipeline.asl.json (aws-local-stepfunctions) with the real step cores, one test
-// per path: happy, rejected, retried, caught, failed status writes. Bedrock, S3 and DynamoDB are aws-sdk-client-mock
-// mocks here, so this proves the state machine's wiring, retries and catches, not the AWS services themselves.
-// Retry intervals are scaled by 1/1000; attempts, backoff and the catch routing are the file's own.
+// Runs the real statemachine/image-pipeline.asl.json (aws-local-stepfunctions) with the real step cores, one test per
+// path: happy, rejected, retried, caught, failed status writes, and the caller each record-creating write keeps (from
+// the input's `pipeline` key). Bedrock, S3 and DynamoDB are aws-sdk-client-mock mocks here, so this proves the state
+// machine's wiring, retries and catches, not the AWS services themselves. Retry intervals are scaled by 1/1000;
+// attempts, backoff and the catch routing are the file's own.
 import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -408,5 +409,80 @@ describe("status writes", () => {
     expect(outcome).toMatchObject({ status: "FAILED", error: "DynamoDB.ProvisionedThroughputExceededException" });
     expect(retriesOf(events, "RecordFailed")).toHaveLength(5);
     expect(statesEntered(events).at(-1)).toBe("RecordFailed");
+  });
+});
+
+describe("the caller who started the job", () => {
+  const caller = "apiKey:key-a";
+
+  /** The caller each status write set, by the status it wrote (undefined: the write left the caller alone). */
+  function callersWritten(): Record<string, string | undefined> {
+    return Object.fromEntries(
+      dynamodb.commandCalls(UpdateItemCommand).map(({ args: [{ input }] }) => {
+        const setsCaller =
+          input.UpdateExpression?.includes("#caller = :caller") &&
+          input.ExpressionAttributeNames?.["#caller"] === "caller";
+        return [
+          input.ExpressionAttributeValues?.[":status"]?.S ?? "?",
+          setsCaller ? input.ExpressionAttributeValues?.[":caller"]?.S : undefined,
+        ];
+      }),
+    );
+  }
+
+  it("is written to the record by RecordRunning, from the execution input's pipeline key", async () => {
+    const { outcome } = await runJob(pipelineRunner(), "job-owned", { prompt: "a lighthouse", pipeline: { caller } });
+
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(callersWritten()).toEqual({ RUNNING: caller, SUCCEEDED: undefined });
+  });
+
+  it("is written by RecordRejected, which creates the record of an invalid request", async () => {
+    const { outcome } = await runJob(pipelineRunner(), "job-owned-rejected", { prompt: "   ", pipeline: { caller } });
+
+    expect(outcome).toMatchObject({ status: "FAILED", error: "InvalidPrompt" });
+    expect(callersWritten()).toEqual({ REJECTED: caller });
+  });
+
+  it("is written by RecordFailed, which may create the record when ValidatePrompt fails", async () => {
+    const runner = pipelineRunner({
+      validate: async () => {
+        throw new TypeError("Cannot read properties of undefined");
+      },
+    });
+
+    const { outcome } = await runJob(runner, "job-owned-failed", { prompt: "Acropolis", pipeline: { caller } });
+
+    expect(outcome).toMatchObject({ status: "FAILED", error: "TypeError" });
+    expect(callersWritten()).toEqual({ FAILED: caller });
+  });
+
+  it("is not taken from a request field of the same name", async () => {
+    const { outcome } = await runJob(pipelineRunner(), "job-spoofed", {
+      prompt: "a lighthouse",
+      caller: "apiKey:someone-else",
+      pipeline: { caller },
+    });
+
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(callersWritten().RUNNING).toBe(caller);
+  });
+});
+
+describe("input the SQS adapter could not read as a request", () => {
+  it.each([
+    ["too large", { oversizedBodyBytes: 300_000 }, /^The message body is 300000 bytes; at most 81920 bytes/],
+    ["nested too deep", { bodyNestingDepth: 5001 }, /^The message body is nested 5001 levels deep; at most 20 levels/],
+  ])("a body %s ends REJECTED with the limit as the cause, without calling Bedrock", async (_what, facts, message) => {
+    const { outcome } = await runJob(pipelineRunner(), "job-unreadable", {
+      source: "sqs",
+      pipeline: { caller: "queue:arn:aws:sqs:eu-west-1:123456789012:image-requests", ...facts },
+    });
+
+    expect(outcome).toMatchObject({ status: "FAILED", error: "InvalidPrompt" });
+    expect(statusWrites()).toEqual(["REJECTED"]);
+    const cause = lastStatusWrite()?.ExpressionAttributeValues?.[":cause"]?.S ?? "";
+    expect(JSON.parse(cause).errorMessage).toMatch(message);
+    expect(bedrock.commandCalls(InvokeModelCommand)).toHaveLength(0);
   });
 });

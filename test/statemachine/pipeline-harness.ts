@@ -49,10 +49,16 @@ export function pipelineRunner(
   return new StateMachineRunner({ definition, functions, dynamodb });
 }
 
-/** Runs one execution named `jobId` to its end and returns the outcome with the full event log. */
+/** The caller start-job records for an API without keys; a test names another in `input.pipeline`. */
+export const ANONYMOUS_PIPELINE = { caller: "anonymous" };
+
+/**
+ * Runs one execution named `jobId` to its end and returns the outcome with the full event log. The input is what
+ * start-job would pass: the request fields, where and when, and the pipeline's own `pipeline` key.
+ */
 export async function runJob(runner: StateMachineRunner, jobId: string, input: Record<string, unknown>) {
   const execution = runner.start(
-    { jobId, source: "api", requestedAt: "2026-11-23T12:00:00.000Z", ...input },
+    { jobId, source: "api", requestedAt: "2026-11-23T12:00:00.000Z", pipeline: ANONYMOUS_PIPELINE, ...input },
     {
       name: jobId,
       executionArn: `${STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")}:${jobId}`,

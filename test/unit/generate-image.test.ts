@@ -387,6 +387,22 @@ describe.each([
     await expect(generateImage(event({}, model), deps)).rejects.toMatchObject({ name: "BedrockValidation", message });
   });
 
+  it("keeps a Bedrock message that quotes 15 KB of the request to a short excerpt, the original as its cause", async () => {
+    // Prepare
+    const original = awsError("ValidationException", `Malformed input request: #/text: ${"q".repeat(15 * 1024)}`);
+    bedrockMock.on(InvokeModelCommand).rejects(original);
+
+    // Act
+    const attempt = generateImage(event({}, model), deps);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({
+      name: "BedrockValidation",
+      cause: original,
+      message: expect.stringMatching(/^Malformed input request: #\/text: q{200,240}\.\.\.$/),
+    });
+  });
+
   it("maps ValidationException 'The provided model identifier is invalid.' to ModelUnavailable", async () => {
     // Prepare
     bedrockMock

@@ -9,13 +9,14 @@ import {
   type ImageRequest,
   MAX_REQUEST_BYTES,
   type ModelChoice,
-  quote,
   REQUEST_FIELDS,
   unknownFields,
   validateImageRequest,
 } from "../../functions/shared/image-request";
 import { stabilityImage } from "../../functions/shared/models/stability-image";
 import { InvalidPromptError } from "../../functions/shared/pipeline-errors";
+import { PIPELINE_KEY } from "../../functions/shared/pipeline-facts";
+import { quote } from "../../functions/shared/quoted-text";
 
 const CORE = "stability.stable-image-core-v1:1";
 const ULTRA = "stability.stable-image-ultra-v1:1";
@@ -353,7 +354,6 @@ describe("validateImageRequest: prompt text rules (every model)", () => {
     ["DEL", "\u007f", "007F"],
     ["NEL", "\u0085", "0085"],
     ["CSI", "\u009b", "009B"],
-    ["a lone surrogate", "\ud800", "D800"],
   ])("refuses the control character %s and says what is accepted", (_name, character, code) => {
     // Act
     const error = refusal({ prompt: `ring the bell${character} twice` });
@@ -363,6 +363,23 @@ describe("validateImageRequest: prompt text rules (every model)", () => {
     expect(error.message).toBe(
       `"prompt" contains the control character U+${code} at position 13; only printable text, tabs and line breaks are accepted`,
     );
+  });
+
+  it.each([
+    ["a high surrogate", "\ud800", "D800"],
+    ["a low surrogate", "\udc00", "DC00"],
+  ])("calls %s without its pair an unpaired surrogate, not a control character", (_name, character, code) => {
+    // Act
+    const error = refusal({ prompt: `ring the bell${character} twice` });
+
+    // Assess
+    expect(error.message).toBe(
+      `"prompt" contains an unpaired surrogate U+${code} at position 13 (not valid Unicode text); only printable text, tabs and line breaks are accepted`,
+    );
+  });
+
+  it("accepts a surrogate pair (an emoji) next to where an unpaired one would be refused", () => {
+    expect(validate({ prompt: "ring the bell\ud83d\udd14 twice" }).prompt).toBe("ring the bell🔔 twice");
   });
 
   it("refuses a control character at the very start, which trimming does not remove", () => {
@@ -646,15 +663,23 @@ describe("validateImageRequest: width and height", () => {
     },
   );
 
+  it.each([CORE, ULTRA, SD35])(
+    "tells a model that takes no pixels (%s) to send only aspectRatio when both are sent",
+    (model) => {
+      // Act
+      const error = refusal({ prompt: "a cat", aspectRatio: "1:1", width: 1024, height: 1024 }, model);
+
+      // Assess
+      expect(error.message).toMatch(
+        /takes no pixel size \("width", "height"\): send only "aspectRatio", one of 16:9, /,
+      );
+      expect(error.message).not.toMatch(/or "width" and "height"/);
+    },
+  );
+
   it.each([NOVA, TITAN])("refuses aspectRatio together with width and height for %s", (model) => {
     expect(refusal({ prompt: "a cat", aspectRatio: "1:1", width: 1024, height: 1024 }, model).message).toMatch(
       /^Send "aspectRatio" or "width" and "height", not both; .* accepts aspectRatio /,
-    );
-  });
-
-  it("refuses aspectRatio together with width and height for Stable Image Core too, before the pixel refusal", () => {
-    expect(refusal({ prompt: "a cat", aspectRatio: "1:1", width: 1024, height: 1024 }).message).toBe(
-      `Send "aspectRatio" or "width" and "height", not both; ${CORE_LABEL} accepts aspectRatio ${STABILITY_RATIOS}`,
     );
   });
 
@@ -703,12 +728,13 @@ describe("validateImageRequest: width and height", () => {
   });
 
   it.each([
-    [1296, 320],
-    [320, 1296],
-    [4096, 1008],
-  ])("refuses %ix%i for Nova Canvas: an aspect ratio beyond 4:1", (width, height) => {
-    expect(refusal({ prompt: "a cat", width, height }, NOVA).message).toMatch(
-      /the aspect ratio must be between 1:4 and 4:1$/,
+    [1296, 320, "1296x320 is wider than 4:1"],
+    [4096, 1008, "4096x1008 is wider than 4:1"],
+    [320, 1296, "320x1296 is taller than 1:4"],
+    [496, 2064, "496x2064 is taller than 1:4"],
+  ])("refuses %ix%i for Nova Canvas, saying which way it is too long and naming the model", (width, height, what) => {
+    expect(refusal({ prompt: "a cat", width, height }, NOVA).message).toBe(
+      `${what}; ${NOVA_LABEL} accepts aspect ratios from 1:4 to 4:1`,
     );
   });
 
@@ -824,6 +850,24 @@ describe("quote", () => {
     expect(error.message).toMatch(/, got "9{56}\.\.\.$/);
   });
 
+  it.each([
+    ["1e309", Number.POSITIVE_INFINITY],
+    ["-1e309", Number.NEGATIVE_INFINITY],
+  ])("says a number too large was sent for %s (JSON.parse makes it Infinity), not null", (_sent, value) => {
+    // Act
+    const error = refusal({ prompt: "a cat", seed: value });
+
+    // Assess
+    expect(quote(value)).toBe("a number too large");
+    expect(error.message).toMatch(/^"seed" must be an integer from 0 to 4294967294 .*, got a number too large$/);
+  });
+
+  it("says a number too large was sent for a pixel size too", () => {
+    expect(refusal({ prompt: "a cat", width: JSON.parse("1e309"), height: 1024 }, NOVA).message).toBe(
+      '"width" must be an integer number of pixels, got a number too large',
+    );
+  });
+
   it("describes a value JSON.stringify cannot serialise (an array nested 100,000 levels) instead of throwing", () => {
     // Prepare
     const deep = deeplyNestedArray(100_000);
@@ -860,6 +904,10 @@ describe("unknownFields", () => {
       "mode",
     ]);
     expect(unknownFields(Object.fromEntries(REQUEST_FIELDS.map((field) => [field, 1])))).toEqual([]);
+  });
+
+  it("has no field named like the pipeline's own key, so a request can never write the pipeline's facts", () => {
+    expect(REQUEST_FIELDS).not.toContain(PIPELINE_KEY);
   });
 
   it("lists the model-family fields in the contract", () => {

@@ -1,7 +1,8 @@
 // Verifies the job-status core and its API adapter: a status record mapped to the answer (readable cause, presigned
-// image URL for a SUCCEEDED job), the QUEUED/FAILED answer from DescribeExecution before a record exists, and 404s
-// for unknown or malformed jobIds. DynamoDB, Step Functions and S3 are aws-sdk-client-mock mocks (the URL is presigned
-// for real, with fake credentials): this cannot prove the URL opens the object, only what it points at and for how long.
+// image URL for a SUCCEEDED job), the QUEUED/FAILED answer from DescribeExecution before a record exists, 404s for
+// unknown or malformed jobIds (quoted, never echoed whole), and the same 404 for a job another caller started.
+// DynamoDB, Step Functions and S3 are aws-sdk-client-mock mocks (the URL is presigned for real, with fake credentials):
+// this cannot prove the URL opens the object, only what it points at and for how long.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
@@ -340,24 +341,27 @@ describe("getJobStatus: before a status record exists", () => {
     await expect(getJobStatus("job-1", deps)).rejects.toMatchObject({ name: "ThrottlingException" });
   });
 
-  it.each(["", "../job-1", "job 1", "x".repeat(81), "job-1%00"])(
-    "answers not found for the malformed jobId %j without calling AWS",
-    async (jobId) => {
-      // Act
-      const result = await getJobStatus(jobId, deps);
+  it.each([
+    ["", '""'],
+    ["../job-1", '"../job-1"'],
+    ["job 1", '"job 1"'],
+    ["x".repeat(81), `"${"x".repeat(56)}...`],
+    ["job-1%00", '"job-1%00"'],
+  ])("answers not found for the malformed jobId %j without calling AWS, quoting it as %s", async (jobId, shown) => {
+    // Act
+    const result = await getJobStatus(jobId, deps);
 
-      // Assess
-      expect(result).toEqual({
-        found: false,
-        message: `No job "${jobId}": job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`,
-      });
-      expect(documentsMock.calls()).toHaveLength(0);
-      expect(sfnMock.calls()).toHaveLength(0);
-    },
-  );
+    // Assess
+    expect(result).toEqual({
+      found: false,
+      message: `No job ${shown}: job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`,
+    });
+    expect(documentsMock.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
 });
 
-function statusEvent(pathParameters: Record<string, string> | null): APIGatewayProxyEvent {
+function statusEvent(pathParameters: Record<string, string> | null, apiKeyId?: string): APIGatewayProxyEvent {
   return {
     body: null,
     headers: {},
@@ -370,7 +374,10 @@ function statusEvent(pathParameters: Record<string, string> | null): APIGatewayP
     multiValueQueryStringParameters: null,
     stageVariables: null,
     resource: "/jobs/{jobId}",
-    requestContext: { requestId: "req-1" } as APIGatewayProxyEvent["requestContext"],
+    requestContext: {
+      requestId: "req-1",
+      identity: { apiKeyId: apiKeyId ?? null } as APIGatewayProxyEvent["requestContext"]["identity"],
+    } as APIGatewayProxyEvent["requestContext"],
   };
 }
 
@@ -453,5 +460,83 @@ describe("handleJobStatusRequest (API adapter)", () => {
     expect(JSON.parse(result.body).message).toMatch(/job ids are 1 to 80 characters/);
     expect(documentsMock.calls()).toHaveLength(0);
     expect(sfnMock.calls()).toHaveLength(0);
+  });
+});
+
+describe("a job belongs to its caller", () => {
+  const queue = "queue:arn:aws:sqs:eu-west-1:123456789012:image-requests";
+  const unknownJob = { message: 'No job "job-1"' };
+
+  it.each([
+    { who: "the API key that started it", caller: "apiKey:key-a", apiKeyId: "key-a", status: 200 },
+    { who: "another API key", caller: "apiKey:key-a", apiKeyId: "key-b", status: 404 },
+    { who: "no API key", caller: "apiKey:key-a", apiKeyId: undefined, status: 404 },
+    { who: "an API key, for an anonymous job", caller: "anonymous", apiKeyId: "key-a", status: 404 },
+    { who: "no API key, for an anonymous job", caller: "anonymous", apiKeyId: undefined, status: 200 },
+    { who: "an API key, for a queue's job", caller: queue, apiKeyId: "key-b", status: 200 },
+    { who: "no API key, for a queue's job", caller: queue, apiKeyId: undefined, status: 200 },
+    { who: "an API key, for a record naming no caller", caller: undefined, apiKeyId: "key-a", status: 404 },
+    { who: "no API key, for a record naming no caller", caller: undefined, apiKeyId: undefined, status: 200 },
+  ])("answers $status to a caller with $who", async ({ caller, apiKeyId, status }) => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord(caller === undefined ? {} : { caller }) });
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }, apiKeyId), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(status);
+    if (status === 404) expect(JSON.parse(result.body)).toEqual(unknownJob);
+    else expect(JSON.parse(result.body)).not.toHaveProperty("caller");
+  });
+
+  it("answers 404 for another caller's QUEUED job, whose owner only the execution input names", async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION_ARN,
+      status: "RUNNING",
+      startDate: NOW,
+      input: JSON.stringify({ jobId: "job-1", prompt: "a cat", pipeline: { caller: "apiKey:key-a" } }),
+    });
+
+    // Act
+    const other = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }, "key-b"), deps);
+    const own = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }, "key-a"), deps);
+
+    // Assess
+    expect(other.statusCode).toBe(404);
+    expect(JSON.parse(other.body)).toEqual(unknownJob);
+    expect(own.statusCode).toBe(200);
+    expect(JSON.parse(own.body)).toMatchObject({ status: "QUEUED" });
+  });
+
+  it("answers 404 for another caller's job that ended without a record", async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION_ARN,
+      status: "FAILED",
+      startDate: NOW,
+      error: "States.Runtime",
+      input: JSON.stringify({ prompt: "a cat", pipeline: { caller: "apiKey:key-a" } }),
+    });
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }, "key-b"), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+  });
+});
+
+describe("a malformed jobId is quoted, not echoed", () => {
+  it("keeps the 404 message short for a 15 KB path parameter", async () => {
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "x".repeat(15 * 1024) }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+    const message = JSON.parse(result.body).message as string;
+    expect(message.length).toBeLessThan(300);
+    expect(message).toBe(`No job "${"x".repeat(56)}...: job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`);
   });
 });

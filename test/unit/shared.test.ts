@@ -1,7 +1,9 @@
 // Verifies the shared helpers every Lambda leans on: the S3 key layout per output format, jobId rules and execution
-// ARNs, environment reading, the deployment's model choice read from MODEL_ID / ALLOWED_MODEL_IDS, and the AWS error
-// classifiers. Pure functions, no AWS calls; it cannot verify that the stack sets these variables (the infra tests
-// do) or that the models named are ones the account may invoke. The model catalog is in model-families.test.ts.
+// ARNs, environment reading, the deployment's model choice read from MODEL_ID / ALLOWED_MODEL_IDS, the AWS error
+// classifiers, JSON nesting depth measured without recursion, who may read a job and how an Idempotency-Key becomes a
+// caller's jobId, and the pipeline facts read from an execution input. Pure functions, no AWS calls; it cannot verify
+// that the stack sets these variables (the infra tests do) or that the models named are ones the account may invoke.
+// The model catalog is in model-families.test.ts.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../../functions/shared/aws-errors";
 import { optionalEnv, requireEnv } from "../../functions/shared/environment";
@@ -14,8 +16,11 @@ import {
   s3Uri,
   stagingKey,
 } from "../../functions/shared/image-keys";
+import { ANONYMOUS_CALLER, apiCaller, jobIdForKey, mayRead, queueCaller } from "../../functions/shared/job-caller";
 import { executionArnFor, isValidJobId } from "../../functions/shared/job-id";
+import { jsonTextDepth, valueDepth } from "../../functions/shared/json-depth";
 import { modelChoiceEnvironment, modelChoiceFromEnv } from "../../functions/shared/model-choice-env";
+import { pipelineFactsOf } from "../../functions/shared/pipeline-facts";
 import { awsError } from "../fixtures/tiny-png";
 
 describe("image-keys", () => {
@@ -247,5 +252,100 @@ describe("aws-errors", () => {
     expect(errorName("boom")).toBe("UnknownError");
     expect(errorMessage(new Error("gone"))).toBe("gone");
     expect(errorMessage(42)).toBe("42");
+  });
+});
+
+describe("json-depth", () => {
+  it.each([
+    ["a scalar", "42", 0],
+    ["an empty object", "{}", 1],
+    ["a request", '{"prompt": "a cat", "seed": 7}', 1],
+    ["an array in an object", '{"seed": [[1]]}', 3],
+    ["brackets inside a string", '{"prompt": "[[{{ a castle }}]]"}', 1],
+    ["an escaped quote before brackets in a string", '{"prompt": "say \\"[[[\\" twice"}', 1],
+    ["an escaped backslash closing a string", '{"a": "\\\\", "b": [[1]]}', 3],
+  ])("measures %s in JSON text as %i levels", (_what, text, depth) => {
+    expect(jsonTextDepth(text)).toBe(depth);
+  });
+
+  it("measures 100,000 levels of text and of a parsed value without overflowing the stack", () => {
+    // Prepare
+    let value: unknown = 1;
+    for (let level = 0; level < 100_000; level += 1) value = [value];
+
+    // Act + Assess
+    expect(jsonTextDepth(`${"[".repeat(100_000)}${"]".repeat(100_000)}`)).toBe(100_000);
+    expect(valueDepth({ seed: value })).toBe(100_001);
+  });
+
+  it("measures a parsed value's deepest branch", () => {
+    expect(valueDepth({ a: 1, b: { c: [1, { d: [] }] }, e: [] })).toBe(5);
+    expect(valueDepth("a string")).toBe(0);
+    expect(valueDepth(null)).toBe(0);
+  });
+});
+
+describe("job-caller", () => {
+  it("names an API caller by its key's id, a keyless one anonymous, and an SQS job by its queue", () => {
+    expect(apiCaller("abc123")).toBe("apiKey:abc123");
+    expect(apiCaller(null)).toBe(ANONYMOUS_CALLER);
+    expect(apiCaller(undefined)).toBe(ANONYMOUS_CALLER);
+    expect(queueCaller("arn:aws:sqs:eu-west-1:123456789012:jobs")).toBe(
+      "queue:arn:aws:sqs:eu-west-1:123456789012:jobs",
+    );
+  });
+
+  it.each([
+    ["its own job", "apiKey:a", "apiKey:a", true],
+    ["another key's job", "apiKey:a", "apiKey:b", false],
+    ["a keyed job without a key", "apiKey:a", ANONYMOUS_CALLER, false],
+    ["an anonymous job with a key", ANONYMOUS_CALLER, "apiKey:a", false],
+    ["a queue's job with a key", "queue:arn:aws:sqs:eu-west-1:1:q", "apiKey:a", true],
+    ["a job naming no caller without a key", undefined, ANONYMOUS_CALLER, true],
+    ["a job naming no caller with a key", undefined, "apiKey:a", false],
+    ["a job whose caller is not a string, with a key", 42, "apiKey:a", false],
+  ])("lets a reader see %s: %s", (_what, owner, reader, visible) => {
+    expect(mayRead(owner, reader as string)).toBe(visible);
+  });
+
+  it("keeps an anonymous caller's Idempotency-Key the jobId, as before callers were recorded", () => {
+    expect(jobIdForKey("lighthouse-1", ANONYMOUS_CALLER)).toBe("lighthouse-1");
+  });
+
+  it("prefixes a keyed caller's Idempotency-Key, the same way every time, differently per key id", () => {
+    // Act
+    const a = jobIdForKey("lighthouse-1", "apiKey:a");
+
+    // Assess
+    expect(a).toMatch(/^[A-Za-z0-9_-]{10}-lighthouse-1$/);
+    expect(jobIdForKey("lighthouse-1", "apiKey:a")).toBe(a);
+    expect(jobIdForKey("lighthouse-1", "apiKey:b")).not.toBe(a);
+  });
+
+  it("hashes a key too long for the prefix, into a valid execution name that still differs per key", () => {
+    // Act
+    const long = jobIdForKey("k".repeat(80), "apiKey:a");
+    const other = jobIdForKey(`${"k".repeat(79)}j`, "apiKey:a");
+
+    // Assess
+    expect(long).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(isValidJobId(long)).toBe(true);
+    expect(long).not.toBe(other);
+    expect(jobIdForKey("k".repeat(69), "apiKey:a")).toHaveLength(80);
+  });
+});
+
+describe("pipeline-facts", () => {
+  it("reads the facts under the pipeline key and leaves out mistyped ones", () => {
+    expect(
+      pipelineFactsOf({
+        oversizedBodyBytes: 1,
+        pipeline: { caller: "apiKey:a", oversizedBodyBytes: "1", bodyNestingDepth: 30, numbersTooLarge: ["seed", 2] },
+      }),
+    ).toEqual({ caller: "apiKey:a", bodyNestingDepth: 30, numbersTooLarge: ["seed"] });
+  });
+
+  it.each([undefined, null, "text", { pipeline: "x" }, { pipeline: null }])("reads no facts from %j", (input) => {
+    expect(pipelineFactsOf(input)).toEqual({});
   });
 });

@@ -1,7 +1,10 @@
-// Verifies the start-job core (StartExecution named after the jobId, idempotent replay vs conflict) and both adapters:
-// the API adapter's status codes, headers and messages, and the SQS adapter's body parsing and partial batch failures.
-// Step Functions is an aws-sdk-client-mock mock: this cannot prove the real service's idempotency-by-name behaviour,
-// only that the code reacts to its documented answers (ExecutionAlreadyExists, throttling) as the contract says.
+// Verifies the start-job core (StartExecution named after the jobId, idempotent replay vs conflict per caller) and both
+// adapters: the API adapter's status codes, headers and messages (charset and UTF-8 checks, the nesting limit, bad
+// values quoted as excerpts, statusUrl from the gateway's domain, never the Host header), the SQS adapter's body
+// parsing and partial batch failures, and the caller and pipeline facts each adapter puts where no request field can
+// reach. Step Functions is an aws-sdk-client-mock mock: this cannot prove the real service's idempotency-by-name
+// behaviour, only that the code reacts to its documented answers (ExecutionAlreadyExists, throttling) as the contract
+// says.
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -13,7 +16,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../../functions/shared/models/catalog";
 import { handleGenerateImageRequest, MAX_BODY_BYTES } from "../../functions/start-job/api-adapter";
-import { fieldsFromMessageBody, handleSqsBatch, jobIdForMessage } from "../../functions/start-job/sqs-adapter";
+import { handleSqsBatch, jobIdForMessage, readMessageBody } from "../../functions/start-job/sqs-adapter";
 import { buildJobInput, JobConflictError, startJob } from "../../functions/start-job/start-job";
 import { awsError } from "../fixtures/tiny-png";
 
@@ -22,10 +25,13 @@ const EXECUTION_PREFIX = "arn:aws:states:eu-west-1:123456789012:execution:ImageP
 const NOW = new Date("2026-11-23T12:00:00.000Z");
 const REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
 const DOMAIN = "abc123.execute-api.eu-west-1.amazonaws.com";
+const QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:image-requests";
 
 const sfn = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
 const sfnMock = mockClient(sfn);
 const deps = { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => NOW };
+/** The pipeline facts of an API request without an API key. */
+const ANONYMOUS = { caller: "anonymous" };
 const NOVA_CANVAS = "amazon.nova-canvas-v1:0";
 const apiDeps = {
   ...deps,
@@ -64,7 +70,7 @@ beforeEach(() => {
 describe("startJob", () => {
   it("starts one execution named after the jobId with the contract input", async () => {
     // Act
-    const job = await startJob("job-1", { prompt: "a lighthouse" }, "api", deps);
+    const job = await startJob("job-1", { prompt: "a lighthouse" }, "api", deps, ANONYMOUS);
 
     // Assess
     expect(job).toEqual({ jobId: "job-1", executionArn: `${EXECUTION_PREFIX}:job-1`, replayed: false });
@@ -76,10 +82,11 @@ describe("startJob", () => {
       prompt: "a lighthouse",
       source: "api",
       requestedAt: "2026-11-23T12:00:00.000Z",
+      pipeline: ANONYMOUS,
     });
   });
 
-  it("passes the optional request fields it was given and drops everything else", async () => {
+  it("passes the optional request fields it was given and drops everything else, the pipeline's own fields too", async () => {
     // Prepare
     const fields = {
       prompt: "a lighthouse",
@@ -92,10 +99,12 @@ describe("startJob", () => {
       jobId: "someone-else",
       source: "sqs",
       requestedAt: "1999-01-01T00:00:00.000Z",
+      oversizedBodyBytes: 1,
+      pipeline: { caller: "apiKey:someone-else", oversizedBodyBytes: 1 },
     };
 
     // Act
-    await startJob("job-1", fields, "api", deps);
+    await startJob("job-1", fields, "api", deps, ANONYMOUS);
 
     // Assess
     expect(startedInput()).toEqual({
@@ -108,6 +117,7 @@ describe("startJob", () => {
       quality: "premium",
       source: "api",
       requestedAt: "2026-11-23T12:00:00.000Z",
+      pipeline: ANONYMOUS,
     });
   });
 
@@ -116,7 +126,7 @@ describe("startJob", () => {
     sfnMock.on(StartExecutionCommand).resolves({});
 
     // Act
-    const job = await startJob("job-1", { prompt: "a lighthouse" }, "sqs", deps);
+    const job = await startJob("job-1", { prompt: "a lighthouse" }, "sqs", deps, ANONYMOUS);
 
     // Assess
     expect(job.executionArn).toBe(`${EXECUTION_PREFIX}:job-1`);
@@ -136,7 +146,7 @@ describe("startJob", () => {
     );
 
     // Act
-    const job = await startJob("job-1", { prompt: "a lighthouse", seed: 7 }, "api", deps);
+    const job = await startJob("job-1", { prompt: "a lighthouse", seed: 7 }, "api", deps, ANONYMOUS);
 
     // Assess
     expect(job).toEqual({ jobId: "job-1", executionArn: `${EXECUTION_PREFIX}:job-1`, replayed: true });
@@ -149,13 +159,14 @@ describe("startJob", () => {
     ["a different prompt", { prompt: "a windmill", source: "api" }],
     ["an extra field", { prompt: "a lighthouse", seed: 1, source: "api" }],
     ["a different source", { prompt: "a lighthouse", source: "sqs" }],
+    ["another caller", { prompt: "a lighthouse", source: "api", pipeline: { caller: "apiKey:key-b" } }],
   ])("refuses a jobId already used for %s with JobConflictError", async (_kind, existing) => {
     // Prepare
     sfnMock.on(StartExecutionCommand).rejects(alreadyExists("job-1"));
     sfnMock.on(DescribeExecutionCommand).resolves(describedAs({ jobId: "job-1", ...existing }));
 
     // Act
-    const attempt = startJob("job-1", { prompt: "a lighthouse" }, "api", deps);
+    const attempt = startJob("job-1", { prompt: "a lighthouse" }, "api", deps, ANONYMOUS);
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(JobConflictError);
@@ -171,7 +182,9 @@ describe("startJob", () => {
     sfnMock.on(DescribeExecutionCommand).resolves({ ...describedAs({}), input: "not json" });
 
     // Act + Assess
-    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toBeInstanceOf(JobConflictError);
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps, ANONYMOUS)).rejects.toBeInstanceOf(
+      JobConflictError,
+    );
   });
 
   it("lets any other StartExecution error through without describing the execution", async () => {
@@ -179,7 +192,7 @@ describe("startJob", () => {
     sfnMock.on(StartExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
 
     // Act + Assess
-    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toMatchObject({
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps, ANONYMOUS)).rejects.toMatchObject({
       name: "ThrottlingException",
     });
     expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
@@ -191,23 +204,32 @@ describe("startJob", () => {
     sfnMock.on(DescribeExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded"));
 
     // Act + Assess
-    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps)).rejects.toMatchObject({
+    await expect(startJob("job-1", { prompt: "a lighthouse" }, "api", deps, ANONYMOUS)).rejects.toMatchObject({
       name: "ThrottlingException",
     });
   });
 
   it("stamps requestedAt from the clock it is given", () => {
-    expect(buildJobInput("job-1", { prompt: "x" }, "sqs", new Date("2030-01-02T03:04:05.006Z"))).toEqual({
+    expect(
+      buildJobInput("job-1", { prompt: "x" }, "sqs", new Date("2030-01-02T03:04:05.006Z"), { caller: "queue:q" }),
+    ).toEqual({
       jobId: "job-1",
       prompt: "x",
       source: "sqs",
       requestedAt: "2030-01-02T03:04:05.006Z",
+      pipeline: { caller: "queue:q" },
     });
   });
 });
 
 function apiEvent(
-  options: { body?: string | null; headers?: Record<string, string>; isBase64Encoded?: boolean } = {},
+  options: {
+    body?: string | null;
+    headers?: Record<string, string>;
+    isBase64Encoded?: boolean;
+    /** The API key's id, as API Gateway puts it in requestContext.identity when the method requires a key. */
+    apiKeyId?: string;
+  } = {},
 ): APIGatewayProxyEvent {
   return {
     body: options.body === undefined ? JSON.stringify({ prompt: "a lighthouse at dawn" }) : options.body,
@@ -227,6 +249,7 @@ function apiEvent(
       domainName: DOMAIN,
       stage: "prod",
       httpMethod: "POST",
+      identity: { apiKeyId: options.apiKeyId ?? null } as APIGatewayProxyEvent["requestContext"]["identity"],
     } as APIGatewayProxyEvent["requestContext"],
   };
 }
@@ -259,19 +282,45 @@ describe("handleGenerateImageRequest (API adapter)", () => {
     expect(startedInput()).toMatchObject({ jobId: REQUEST_ID, prompt: "a lighthouse at dawn", source: "api" });
   });
 
-  it("builds the status URL from the forwarded protocol and Host header when running locally", async () => {
+  it("builds the status URL from the gateway's own domain name, never from the caller's Host header", async () => {
     // Prepare
-    const event = apiEvent({
-      headers: jsonHeaders({ Host: "localhost:3000", "X-Forwarded-Proto": "http", "Idempotency-Key": "job-1" }),
-    });
+    const event = apiEvent({ headers: jsonHeaders({ Host: "evil.example:666", "Idempotency-Key": "job-1" }) });
+
+    // Act
+    const result = await handleGenerateImageRequest(event, apiDeps);
+
+    // Assess
+    expect(bodyOf(result).statusUrl).toBe(`https://${DOMAIN}/prod/jobs/job-1`);
+    expect(result.body).not.toContain("evil.example");
+  });
+
+  it("leaves statusUrl out when the gateway names no domain, and answers the relative Location only", async () => {
+    // Prepare
+    const event = apiEvent({ headers: jsonHeaders({ Host: "evil.example:666", "Idempotency-Key": "job-1" }) });
     event.requestContext = { requestId: REQUEST_ID, path: "/generate-image" } as APIGatewayProxyEvent["requestContext"];
 
     // Act
     const result = await handleGenerateImageRequest(event, apiDeps);
 
     // Assess
+    expect(result.statusCode).toBe(202);
     expect(result.headers?.Location).toBe("/jobs/job-1");
-    expect(bodyOf(result).statusUrl).toBe("http://localhost:3000/jobs/job-1");
+    expect(bodyOf(result)).toEqual({ jobId: "job-1", executionArn: `${EXECUTION_PREFIX}:job-1` });
+  });
+
+  it.each([
+    ["http", "http"],
+    ["https", "https"],
+    ["javascript", "https"],
+  ])("takes X-Forwarded-Proto %s as %s, and nothing but http or https", async (sent, used) => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ headers: jsonHeaders({ "X-Forwarded-Proto": sent, "Idempotency-Key": "job-1" }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(bodyOf(result).statusUrl).toBe(`${used}://${DOMAIN}/prod/jobs/job-1`);
   });
 
   it("forwards the trimmed prompt and negativePrompt and the other request fields", async () => {
@@ -297,6 +346,7 @@ describe("handleGenerateImageRequest (API adapter)", () => {
       model: NOVA_CANVAS,
       source: "api",
       requestedAt: NOW.toISOString(),
+      pipeline: ANONYMOUS,
     });
   });
 
@@ -622,7 +672,7 @@ function sqsRecord(messageId: string, body: string): SQSRecord {
     messageAttributes: {},
     md5OfBody: "",
     eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:image-requests",
+    eventSourceARN: QUEUE_ARN,
     awsRegion: "eu-west-1",
   };
 }
@@ -648,6 +698,7 @@ describe("handleSqsBatch (SQS adapter)", () => {
       seed: 3,
       source: "sqs",
       requestedAt: NOW.toISOString(),
+      pipeline: { caller: `queue:${QUEUE_ARN}` },
     });
   });
 
@@ -664,11 +715,11 @@ describe("handleSqsBatch (SQS adapter)", () => {
     ["a JSON array", '["a lighthouse"]'],
     ["a JSON string", '"a lighthouse"'],
   ])("treats %s as plain text", (_kind, body) => {
-    expect(fieldsFromMessageBody(body)).toEqual({ prompt: body });
+    expect(readMessageBody(body)).toEqual({ fields: { prompt: body } });
   });
 
   it("parses JSON with surrounding whitespace", () => {
-    expect(fieldsFromMessageBody('\n  {"prompt": "a cat"}  \n')).toEqual({ prompt: "a cat" });
+    expect(readMessageBody('\n  {"prompt": "a cat"}  \n')).toEqual({ fields: { prompt: "a cat" } });
   });
 
   it("uses the message id as the jobId", () => {
@@ -751,12 +802,12 @@ describe("requests too big to be a request, and bodies that are not JSON", () =>
       jobId: "msg-big",
       source: "sqs",
       requestedAt: NOW.toISOString(),
-      oversizedBodyBytes: 300_000,
+      pipeline: { caller: `queue:${QUEUE_ARN}`, oversizedBodyBytes: 300_000 },
     });
   });
 
   it("keeps a message at the limit as a request", () => {
-    expect(fieldsFromMessageBody("a".repeat(MAX_BODY_BYTES))).toEqual({ prompt: "a".repeat(MAX_BODY_BYTES) });
+    expect(readMessageBody("a".repeat(MAX_BODY_BYTES))).toEqual({ fields: { prompt: "a".repeat(MAX_BODY_BYTES) } });
   });
 
   it("does not echo the body back in the invalid-JSON message", async () => {
@@ -770,5 +821,336 @@ describe("requests too big to be a request, and bodies that are not JSON", () =>
     expect(result.statusCode).toBe(400);
     expect(bodyOf(result).message).not.toContain("secret-token-123");
     expect(bodyOf(result).message).toMatch(/^The request body is not valid JSON \(.+\): send \{"prompt": "\.\.\."\}$/);
+  });
+});
+
+/** `{"prompt": "a red fox", "seed": [[[…]]]}` with the array nested `levels` deep: `levels + 1` levels in all. */
+function deeplyNestedBody(levels: number): string {
+  return `{"prompt":"a red fox","seed":${"[".repeat(levels)}${"]".repeat(levels)}}`;
+}
+
+describe("deeply nested JSON", () => {
+  it("answers 400 naming the nesting limit before anything serialises the body", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body: deeplyNestedBody(20_000) }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toBe(
+      'The request body is nested 20001 levels deep; at most 20 levels are accepted: send a flat JSON object like {"prompt": "a lighthouse at dawn"}',
+    );
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("accepts 20 levels, the limit", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body: deeplyNestedBody(19) }), apiDeps);
+
+    // Assess: past the nesting check, the contract refuses an array as a seed.
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toMatch(/^"seed" must be an integer/);
+  });
+
+  it("does not count brackets inside strings", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ body: JSON.stringify({ prompt: `a castle ${"[{".repeat(100)} \\" ]` }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+  });
+
+  it("starts a deeply nested SQS message's job with only its depth, so ValidatePrompt rejects it (never throws)", async () => {
+    // Act
+    const response = await handleSqsBatch(sqsEvent(sqsRecord("msg-deep", deeplyNestedBody(20_000))), deps);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(startedInput()).toEqual({
+      jobId: "msg-deep",
+      source: "sqs",
+      requestedAt: NOW.toISOString(),
+      pipeline: { caller: `queue:${QUEUE_ARN}`, bodyNestingDepth: 20_001 },
+    });
+  });
+
+  it("keeps a plain-text SQS prompt full of brackets a prompt", async () => {
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", `{${"[".repeat(30)} not JSON`)), deps);
+
+    // Assess
+    expect(startedInput()).toMatchObject({ prompt: `{${"[".repeat(30)} not JSON` });
+  });
+});
+
+describe("numbers JSON cannot carry", () => {
+  it("names an SQS body's field that parsed as Infinity (1e309), which the execution input would turn into null", async () => {
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", '{"prompt": "a cat", "seed": 1e309, "width": -1e309}')), deps);
+
+    // Assess
+    expect(startedInput()).toMatchObject({
+      seed: null,
+      width: null,
+      pipeline: { caller: `queue:${QUEUE_ARN}`, numbersTooLarge: ["seed", "width"] },
+    });
+  });
+
+  it("answers 400 on the API, saying a number too large was sent", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body: '{"prompt": "a cat", "seed": 1e309}' }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toMatch(/, got a number too large$/);
+  });
+});
+
+describe("fields the pipeline adds cannot come from a producer", () => {
+  it("ignores oversizedBodyBytes in an SQS body: the job runs as the request it is", async () => {
+    // Act
+    await handleSqsBatch(
+      sqsEvent(sqsRecord("msg-1", JSON.stringify({ prompt: "a lighthouse", oversizedBodyBytes: 1 }))),
+      deps,
+    );
+
+    // Assess
+    expect(startedInput()).toEqual({
+      jobId: "msg-1",
+      prompt: "a lighthouse",
+      source: "sqs",
+      requestedAt: NOW.toISOString(),
+      pipeline: { caller: `queue:${QUEUE_ARN}` },
+    });
+  });
+
+  it("ignores a pipeline object, jobId, source and requestedAt in an SQS body", async () => {
+    // Prepare
+    const body = JSON.stringify({
+      prompt: "a lighthouse",
+      pipeline: { caller: "apiKey:someone-else", oversizedBodyBytes: 1, bodyNestingDepth: 99 },
+      jobId: "someone-elses-job",
+      source: "api",
+      requestedAt: "1999-01-01T00:00:00.000Z",
+    });
+
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", body)), deps);
+
+    // Assess
+    expect(startedInput()).toEqual({
+      jobId: "msg-1",
+      prompt: "a lighthouse",
+      source: "sqs",
+      requestedAt: NOW.toISOString(),
+      pipeline: { caller: `queue:${QUEUE_ARN}` },
+    });
+  });
+});
+
+describe("request bodies that are not UTF-8", () => {
+  it.each([
+    "application/json; charset=latin1",
+    "application/json; charset=ISO-8859-1",
+    "application/json;charset=utf-16",
+  ])("answers 415 for Content-Type %s, naming utf-8", async (contentType) => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({
+        headers: { "Content-Type": contentType },
+        body: Buffer.from('{"prompt":"caf\xe9"}', "latin1").toString("base64"),
+        isBase64Encoded: true,
+      }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(bodyOf(result).message).toMatch(
+      /^Content-Type charset must be utf-8, got ".+": send the body as UTF-8 \(charset=utf-8, or no charset\)$/,
+    );
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it.each(['application/json; charset="UTF-8"', "application/json; charset=utf8"])(
+    "accepts Content-Type %s",
+    async (contentType) => {
+      expect(
+        (await handleGenerateImageRequest(apiEvent({ headers: { "Content-Type": contentType } }), apiDeps)).statusCode,
+      ).toBe(202);
+    },
+  );
+
+  it("answers 400 for bytes that are not valid UTF-8 (a Latin-1 é), instead of storing U+FFFD", async () => {
+    // Prepare
+    const body = Buffer.from('{"prompt":"caf\xe9 on a hill"}', "latin1").toString("base64");
+
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ body, isBase64Encoded: true }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(bodyOf(result).message).toBe("The request body is not valid UTF-8: send the JSON encoded as UTF-8");
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ["as raw bytes", (text: string) => ({ body: Buffer.from(text).toString("base64"), isBase64Encoded: true })],
+    ["as text", (text: string) => ({ body: text, isBase64Encoded: false })],
+  ])("accepts and strips a leading byte-order mark sent %s", async (_how, encode) => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent(encode('\ufeff{"prompt":"a red fox"}')), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(startedInput().prompt).toBe("a red fox");
+  });
+});
+
+describe("attacker text reaches messages and logs only as a short excerpt", () => {
+  const huge = "q".repeat(15 * 1024);
+
+  it("quotes a 15 KB unknown field name as a short, escaped excerpt", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ body: JSON.stringify({ prompt: "x", [`${huge}\n`]: 1 }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    const message = String(bodyOf(result).message);
+    expect(message.length).toBeLessThan(300);
+    expect(message).toMatch(/^Unknown field "q{56}\.\.\.; accepted fields: prompt, /);
+  });
+
+  it("names at most five unknown fields and counts the rest", async () => {
+    // Prepare
+    const fields = Object.fromEntries(Array.from({ length: 2000 }, (_, index) => [`f${index}`, 1]));
+
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ body: JSON.stringify({ prompt: "x", ...fields }) }),
+      apiDeps,
+    );
+
+    // Assess
+    const message = String(bodyOf(result).message);
+    expect(message).toMatch(/^Unknown fields "f0", "f1", "f2", "f3", "f4" and 1995 more; accepted fields: /);
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it("quotes a 15 KB Content-Type as a short excerpt", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(apiEvent({ headers: { "Content-Type": `text/${huge}` } }), apiDeps);
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(String(bodyOf(result).message).length).toBeLessThan(300);
+  });
+
+  it.each([
+    [
+      "the API adapter",
+      async (log: (entry: Record<string, unknown>) => void) =>
+        handleGenerateImageRequest(apiEvent(), { ...apiDeps, log }),
+    ],
+    [
+      "the SQS adapter",
+      async (log: (entry: Record<string, unknown>) => void) =>
+        handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a cat")), { ...deps, log }),
+    ],
+  ])("logs a 15 KB StartExecution error message in %s as a short excerpt", async (_adapter, act) => {
+    // Prepare
+    const log = vi.fn();
+    sfnMock.on(StartExecutionCommand).rejects(awsError("InvalidExecutionInput", `Invalid input: ${huge}`));
+
+    // Act
+    await act(log);
+
+    // Assess
+    const entry = log.mock.calls[0]?.[0] as Record<string, unknown>;
+    expect(String(entry.detail).length).toBeLessThan(300);
+    expect(String(entry.detail)).toMatch(/^InvalidExecutionInput: Invalid input: q+\.\.\.$/);
+    expect(JSON.stringify(entry).length).toBeLessThan(600);
+  });
+});
+
+describe("jobs belong to their caller", () => {
+  it("records the API key's id as the caller in the execution input, under the pipeline's own key", async () => {
+    // Act
+    await handleGenerateImageRequest(apiEvent({ apiKeyId: "key-a" }), apiDeps);
+
+    // Assess
+    expect(startedInput().pipeline).toEqual({ caller: "apiKey:key-a" });
+  });
+
+  it("records an anonymous caller when the API takes no key", async () => {
+    // Act
+    await handleGenerateImageRequest(apiEvent(), apiDeps);
+
+    // Assess
+    expect(startedInput().pipeline).toEqual({ caller: "anonymous" });
+  });
+
+  it("records the queue as the caller of an SQS job", async () => {
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a cat")), deps);
+
+    // Assess
+    expect(startedInput().pipeline).toEqual({ caller: `queue:${QUEUE_ARN}` });
+  });
+
+  it("scopes an Idempotency-Key to the API key: two callers' same key are two jobs", async () => {
+    // Prepare
+    const send = (apiKeyId?: string) =>
+      handleGenerateImageRequest(
+        apiEvent({ apiKeyId, headers: jsonHeaders({ "Idempotency-Key": "lighthouse-1" }) }),
+        apiDeps,
+      );
+
+    // Act
+    const [a, again, b, anonymous] = [await send("key-a"), await send("key-a"), await send("key-b"), await send()];
+
+    // Assess
+    const [jobA, jobAgain, jobB, jobAnonymous] = [a, again, b, anonymous].map((result) => String(bodyOf(result).jobId));
+    expect(jobA).toBe(jobAgain);
+    expect(jobA).not.toBe(jobB);
+    expect(jobA).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(jobA).toMatch(/-lighthouse-1$/);
+    expect(jobAnonymous).toBe("lighthouse-1");
+  });
+
+  it("keeps an 80-character Idempotency-Key of an API key holder a valid execution name", async () => {
+    // Act
+    const result = await handleGenerateImageRequest(
+      apiEvent({ apiKeyId: "key-a", headers: jsonHeaders({ "Idempotency-Key": "k".repeat(80) }) }),
+      apiDeps,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(String(bodyOf(result).jobId)).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(bodyOf(result).jobId);
+  });
+
+  it("replays the same caller's same request, and answers 409 when the stored caller differs", async () => {
+    // Prepare
+    const stored = { jobId: "j", prompt: "a lighthouse at dawn", source: "api", requestedAt: "x" };
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("j"));
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolvesOnce(describedAs({ ...stored, pipeline: { caller: "apiKey:key-a" } }))
+      .resolvesOnce(describedAs({ ...stored, pipeline: { caller: "apiKey:key-b" } }));
+
+    // Act
+    const same = await startJob("j", { prompt: "a lighthouse at dawn" }, "api", deps, { caller: "apiKey:key-a" });
+    const other = startJob("j", { prompt: "a lighthouse at dawn" }, "api", deps, { caller: "apiKey:key-a" });
+
+    // Assess
+    expect(same.replayed).toBe(true);
+    await expect(other).rejects.toBeInstanceOf(JobConflictError);
   });
 });

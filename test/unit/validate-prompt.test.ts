@@ -1,8 +1,8 @@
 // Verifies the ValidatePrompt step: it validates the execution input against the deployment's models (the contract's
 // own rules are in image-request.test.ts), normalises the source, computes the status record's expiresAt from the
-// execution start and the retention, and refuses an SQS message the adapter marked oversized with a message that
-// says what is accepted. Pure function, no AWS calls; it cannot verify the state machine passes these fields or
-// catches InvalidPrompt by that name (the ASL tests do).
+// execution start and the retention, and refuses an SQS message the adapter marked oversized or too deeply nested
+// (under the input's `pipeline` key only) with a message that says what is accepted. Pure function, no AWS calls; it
+// cannot verify the state machine passes these fields or catches InvalidPrompt by that name (the ASL tests do).
 import { describe, expect, it } from "vitest";
 import { defaultSeed, type ModelChoice, validateImageRequest } from "../../functions/shared/image-request";
 import { InvalidPromptError } from "../../functions/shared/pipeline-errors";
@@ -12,6 +12,7 @@ const CORE = "stability.stable-image-core-v1:1";
 const NOVA = "amazon.nova-canvas-v1:0";
 const MODELS: ModelChoice = { defaultModelId: CORE, allowedModelIds: [CORE, NOVA] };
 const JOB_ID = "job-1";
+const QUEUE = "queue:arn:aws:sqs:eu-west-1:123456789012:image-requests";
 const config: ValidatePromptConfig = { models: MODELS, retentionDays: 30 };
 const startedAt = "2026-11-23T12:00:00.750Z";
 const startedAtSeconds = Date.UTC(2026, 10, 23, 12, 0, 0) / 1000;
@@ -119,11 +120,11 @@ describe("validatePromptStep", () => {
   });
 });
 
-describe("validatePromptStep: oversized SQS messages", () => {
+describe("validatePromptStep: SQS messages the adapter could not read as a request", () => {
   it("rejects an execution input marked oversized by the SQS adapter, saying what is accepted", () => {
     // Prepare
     const event = {
-      input: { jobId: JOB_ID, source: "sqs", oversizedBodyBytes: 300_000 },
+      input: { jobId: JOB_ID, source: "sqs", pipeline: { caller: QUEUE, oversizedBodyBytes: 300_000 } },
       jobId: JOB_ID,
       startedAt: "2026-11-23T12:00:00.000Z",
     };
@@ -138,20 +139,101 @@ describe("validatePromptStep: oversized SQS messages", () => {
 
   it("rejects the marked input even when it also carries a valid prompt", () => {
     // Prepare
-    const event = { input: { prompt: "a cat", oversizedBodyBytes: 90_000 }, jobId: JOB_ID, startedAt };
+    const event = {
+      input: { prompt: "a cat", pipeline: { caller: QUEUE, oversizedBodyBytes: 90_000 } },
+      jobId: JOB_ID,
+      startedAt,
+    };
 
     // Act + Assess
     expect(() => validatePromptStep(event, config)).toThrow(/^The message body is 90000 bytes; at most 81920 bytes/);
   });
 
+  it("rejects an input marked too deeply nested by the SQS adapter, naming the limit", () => {
+    // Prepare
+    const event = {
+      input: { jobId: JOB_ID, source: "sqs", pipeline: { caller: QUEUE, bodyNestingDepth: 5001 } },
+      jobId: JOB_ID,
+      startedAt,
+    };
+
+    // Act + Assess
+    expect(() => validatePromptStep(event, config)).toThrow(
+      new InvalidPromptError(
+        'The message body is nested 5001 levels deep; at most 20 levels are accepted: send a flat JSON object like {"prompt": "..."} or the prompt as plain text',
+      ),
+    );
+  });
+
+  it("rejects a deeply nested input started some other way (a direct StartExecution) without overflowing", () => {
+    // Prepare
+    let seed: unknown = 1;
+    for (let level = 0; level < 100_000; level += 1) seed = [seed];
+
+    // Act
+    const attempt = () => validatePromptStep({ input: { prompt: "a cat", seed }, jobId: JOB_ID, startedAt }, config);
+
+    // Assess
+    expect(attempt).toThrow(InvalidPromptError);
+    expect(attempt).toThrow(/^The execution input is nested 100001 levels deep; at most 20 levels are accepted/);
+  });
+
+  it.each([
+    ["oversizedBodyBytes", { oversizedBodyBytes: 1 }],
+    ["bodyNestingDepth", { bodyNestingDepth: 5001 }],
+  ])("trusts %s only under the pipeline's own key, never among the request fields", (_field, marks) => {
+    // Act
+    const result = validatePromptStep(
+      { input: { prompt: "a lighthouse", ...marks, pipeline: { caller: QUEUE } }, jobId: JOB_ID, startedAt },
+      config,
+    );
+
+    // Assess
+    expect(result.request.prompt).toBe("a lighthouse");
+  });
+
+  it("judges a field the SQS adapter names as too large as the number it was, not as the null the input carries", () => {
+    // Prepare
+    const event = {
+      input: { prompt: "a cat", seed: null, pipeline: { caller: QUEUE, numbersTooLarge: ["seed"] } },
+      jobId: JOB_ID,
+      startedAt,
+    };
+
+    // Act + Assess
+    expect(() => validatePromptStep(event, config)).toThrow(/^"seed" must be an integer .*, got a number too large$/);
+  });
+
   it("ignores an oversizedBodyBytes that is not a number", () => {
     // Act
     const result = validatePromptStep(
-      { input: { prompt: "a cat", oversizedBodyBytes: "300000" }, jobId: JOB_ID, startedAt },
+      {
+        input: { prompt: "a cat", pipeline: { caller: QUEUE, oversizedBodyBytes: "300000" } },
+        jobId: JOB_ID,
+        startedAt,
+      },
       config,
     );
 
     // Assess
     expect(result.request.prompt).toBe("a cat");
+  });
+
+  it("keeps a 15 KB bad value out of the rejection: the cause quotes a short excerpt", () => {
+    // Act
+    const attempt = () =>
+      validatePromptStep(
+        { input: { prompt: "a cat", quality: "q".repeat(15 * 1024), model: NOVA }, jobId: JOB_ID, startedAt },
+        config,
+      );
+
+    // Assess
+    expect(attempt).toThrow(InvalidPromptError);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as Error).message.length).toBeLessThan(300);
+      expect((error as Error).message).toMatch(/, got "q{56}\.\.\.$/);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../aws-errors";
 import { NamedError } from "../named-error";
 import { ContentBlockedError, PIPELINE_ERRORS, RETRIED_BEDROCK_ERRORS } from "../pipeline-errors";
+import { excerpt } from "../quoted-text";
 
 export interface BedrockErrorContext {
   readonly modelId: string;
@@ -13,21 +14,26 @@ export interface BedrockErrorContext {
 const MODEL_GONE =
   /end of (its )?life|model identifier is invalid|invalid model identifier|model .*not (supported|found|available)|legacy|on-demand throughput isn.t supported/i;
 
+const MAX_MESSAGE_LENGTH = 240;
+
 /**
  * Maps an InvokeModel failure to the error name the state machine acts on: the retried names, or a final one.
  * Shared by every family; each passes its own content-filter test.
  */
 export function bedrockError(error: unknown, context: BedrockErrorContext): NamedError {
   const name = errorName(error);
-  const message = errorMessage(error);
+  const fullMessage = errorMessage(error);
+  // Bedrock's messages may quote the request ("Malformed input request: #/...: <value>"): the job's cause, the
+  // record and the failure email get an excerpt. The original stays the error's `cause`.
+  const message = excerpt(fullMessage, MAX_MESSAGE_LENGTH);
   const status = httpStatusOf(error);
   if ((RETRIED_BEDROCK_ERRORS as readonly string[]).includes(name)) {
     return new NamedError(name, message, { cause: error });
   }
-  if (name === "ValidationException" && context.isContentFilter(message)) {
+  if (name === "ValidationException" && context.isContentFilter(fullMessage)) {
     return new ContentBlockedError(message, { cause: error });
   }
-  if (name === "ResourceNotFoundException" || (name === "ValidationException" && MODEL_GONE.test(message))) {
+  if (name === "ResourceNotFoundException" || (name === "ValidationException" && MODEL_GONE.test(fullMessage))) {
     return modelUnavailable(
       context.modelId,
       message,

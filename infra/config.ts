@@ -41,7 +41,20 @@ export interface ImagegenConfig {
    * the stack adds no lifecycle rules to a bucket it does not own.
    */
   readonly imageRetentionDays: number | undefined;
+  /**
+   * Which execution history events the state machine writes to its log group: ERROR (the default) only failures;
+   * ALL every state's events, at about 30 KB a job with execution data (docs/ARCHITECTURE.md §1.15).
+   */
+  readonly stateMachineLogLevel: StateMachineLogLevel;
+  /** Whether logged events carry their input and output, i.e. the prompt and every state's result. */
+  readonly stateMachineLogExecutionData: boolean;
+  /** Share of a model's Bedrock calls, in percent, throttled over 5 minutes that raises its throttle-rate alarm. */
+  readonly bedrockThrottleAlarmPercent: number;
 }
+
+/** Step Functions' log levels (LoggingConfiguration `Level`). */
+export const STATE_MACHINE_LOG_LEVELS = ["ALL", "ERROR", "FATAL", "OFF"] as const;
+export type StateMachineLogLevel = (typeof STATE_MACHINE_LOG_LEVELS)[number];
 
 /** The queue keeps messages this long; an age alarm above it could never fire. */
 export const QUEUE_RETENTION_DAYS = 4;
@@ -68,6 +81,11 @@ export const CONFIG_DEFAULTS = {
   // A 1,000-user beta: at most $200 a day on Stable Image Core ($0.04 an image) if a key leaks (README).
   dailyRequestQuota: 5_000,
   statusRetentionDays: 30,
+  stateMachineLogLevel: "ERROR" as StateMachineLogLevel,
+  // Execution data would copy every prompt into the log group for its retention (docs/ARCHITECTURE.md §1.15).
+  stateMachineLogExecutionData: false,
+  // One call in five refused: the state machine's 8 Bedrock retries still absorb it (docs/RUNBOOK.md).
+  bedrockThrottleAlarmPercent: 20,
 } as const;
 
 // imageRetentionDays defaults to statusRetentionDays + IMAGE_RETENTION_MARGIN_DAYS, so it is not in CONFIG_DEFAULTS.
@@ -140,6 +158,13 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
       max: 3_650,
       why: "days a status record is kept before DynamoDB TTL removes it",
     }),
+    stateMachineLogLevel: readStateMachineLogLevel(reader, problems),
+    stateMachineLogExecutionData: reader.boolean("stateMachineLogExecutionData"),
+    bedrockThrottleAlarmPercent: reader.number("bedrockThrottleAlarmPercent", {
+      min: 1,
+      max: 100,
+      why: "percent of a model's Bedrock calls throttled over 5 minutes",
+    }),
   };
   const config: ImagegenConfig = {
     ...independent,
@@ -151,6 +176,12 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
     problems.push(
       `throttlingBurstLimit (${config.throttlingBurstLimit}) is below throttlingRateLimit (${config.throttlingRateLimit}): ` +
         "the bucket could never hold one second of traffic; raise -c throttlingBurstLimit=... or lower the rate",
+    );
+  }
+  if (config.stateMachineLogExecutionData && config.stateMachineLogLevel === "OFF") {
+    problems.push(
+      "stateMachineLogExecutionData=true logs nothing with stateMachineLogLevel=OFF: pass -c stateMachineLogLevel=ERROR " +
+        "(or ALL) with it, or drop -c stateMachineLogExecutionData",
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -274,6 +305,20 @@ function readImageRetentionDays(
   return days;
 }
 
+function readStateMachineLogLevel(reader: ContextReader, problems: string[]): StateMachineLogLevel {
+  const raw = reader.string("stateMachineLogLevel");
+  if (raw === undefined) return CONFIG_DEFAULTS.stateMachineLogLevel;
+  const level = STATE_MACHINE_LOG_LEVELS.find((candidate) => candidate === raw.toUpperCase());
+  if (level === undefined) {
+    problems.push(
+      `stateMachineLogLevel "${raw}" is not a Step Functions log level: pass -c stateMachineLogLevel= one of ` +
+        `${STATE_MACHINE_LOG_LEVELS.join(", ")}, or omit it for ${CONFIG_DEFAULTS.stateMachineLogLevel} (failures only)`,
+    );
+    return CONFIG_DEFAULTS.stateMachineLogLevel;
+  }
+  return level;
+}
+
 function readBedrockRegion(reader: ContextReader, problems: string[]): string {
   const region = reader.string("bedrockRegion") ?? CONFIG_DEFAULTS.bedrockRegion;
   if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) {
@@ -317,12 +362,14 @@ class ContextReader {
     return (items as string[]).map((item) => item.trim()).filter((item) => item !== "");
   }
 
-  boolean(key: "apiKeyRequired"): boolean {
+  boolean(key: BooleanKey): boolean {
     const value = this.context[key];
     if (value === undefined || value === null) return CONFIG_DEFAULTS[key];
     if (typeof value === "boolean") return value;
     if (typeof value === "string" && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === "true";
-    this.problems.push(`${key} must be true or false, got ${JSON.stringify(value)}: pass -c ${key}=false or omit it`);
+    this.problems.push(
+      `${key} must be true or false, got ${JSON.stringify(value)}: pass -c ${key}=${!CONFIG_DEFAULTS[key]} or omit it`,
+    );
     return CONFIG_DEFAULTS[key];
   }
 
@@ -360,6 +407,10 @@ class ContextReader {
     return parsed;
   }
 }
+
+type BooleanKey = {
+  [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends boolean ? K : never;
+}[keyof typeof CONFIG_DEFAULTS];
 
 type NumericKey = {
   [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number ? K : never;

@@ -1,7 +1,10 @@
 import { Annotations, Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { LogLevel } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
 import { resolveModel } from "../functions/shared/models/catalog";
 import type { ImagegenConfig } from "./config";
+import { PipelineDashboard } from "./constructs/dashboard";
+import type { PipelineFunctions } from "./constructs/health-metrics";
 import { JobIngress } from "./constructs/ingress";
 import { PipelineMonitoring } from "./constructs/monitoring";
 import { ImageStorage } from "./constructs/storage";
@@ -21,6 +24,7 @@ export class CouchImagegenStack extends Stack {
   public readonly workflow: ImageWorkflow;
   public readonly ingress: JobIngress;
   public readonly monitoring: PipelineMonitoring;
+  public readonly dashboard: PipelineDashboard;
 
   constructor(scope: Construct, id: string, props: CouchImagegenStackProps) {
     super(scope, id, props);
@@ -39,6 +43,8 @@ export class CouchImagegenStack extends Stack {
       bedrockRegion: config.bedrockRegion,
       generateConcurrency: config.generateConcurrency,
       statusRetentionDays: config.statusRetentionDays,
+      logLevel: LogLevel[config.stateMachineLogLevel],
+      logExecutionData: config.stateMachineLogExecutionData,
     });
     this.ingress = new JobIngress(this, "Ingress", {
       stateMachine: this.workflow.stateMachine,
@@ -49,13 +55,30 @@ export class CouchImagegenStack extends Stack {
       throttlingBurstLimit: config.throttlingBurstLimit,
       dailyRequestQuota: config.dailyRequestQuota,
     });
-    this.monitoring = new PipelineMonitoring(this, "Monitoring", {
-      alertEmail: config.alertEmail,
+    const functions: PipelineFunctions = {
+      startJobApi: this.ingress.startJobApi.function,
+      startJobQueue: this.ingress.startJobQueue.function,
+      jobStatus: this.ingress.jobStatus.function,
+      validatePrompt: this.workflow.validatePrompt.function,
+      generateImage: this.workflow.generateImage.function,
+      storeImage: this.workflow.storeImage.function,
+    };
+    const watched = {
+      apiStage: this.ingress.api.deploymentStage,
       queue: this.ingress.queue,
       deadLetterQueue: this.ingress.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
+      functions,
+      modelIds: config.allowedModelIds,
+      bedrockRegion: config.bedrockRegion,
+    };
+    this.monitoring = new PipelineMonitoring(this, "Monitoring", {
+      ...watched,
+      alertEmail: config.alertEmail,
       queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
+      bedrockThrottleAlarmPercent: config.bedrockThrottleAlarmPercent,
     });
+    this.dashboard = new PipelineDashboard(this, "Dashboard", { ...watched, monitoring: this.monitoring });
 
     const stateMachineArn = this.workflow.stateMachine.stateMachineArn;
     const outputs: Record<string, { value: string; description: string }> = {
@@ -82,6 +105,10 @@ export class CouchImagegenStack extends Stack {
         description: `Generated images: s3://<bucket>/${this.storage.imageKeys.join(" or ")}`,
       },
       JobStatusTableName: { value: this.storage.jobStatusTable.tableName, description: "Job status records" },
+      DashboardUrl: {
+        value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${this.dashboard.dashboard.dashboardName}`,
+        description: "The pipeline's health: alarms, API, executions, queues, functions, Bedrock (docs/RUNBOOK.md)",
+      },
     };
     if (this.ingress.apiKey) {
       outputs.ApiKeyId = {

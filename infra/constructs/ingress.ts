@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import {
   AccessLogField,
   AccessLogFormat,
@@ -135,6 +135,9 @@ export class JobIngress extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.api = new RestApi(this, "Api", {
+      // API Gateway's metrics are keyed by this name (ApiName): a name of its own keeps another deployment's API in
+      // the same account out of this one's alarms and dashboard.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: "couch-imagegen: POST /generate-image, GET /jobs/{jobId}",
       endpointTypes: [EndpointType.REGIONAL],
       // The account-wide API Gateway CloudWatch role is not this stack's to change (see the APIG6 acknowledgement).

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
@@ -26,6 +26,18 @@ export interface ImageWorkflowProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * Which execution history events go to the log group. Step Functions keeps every Standard execution's full history
+   * itself for 90 days, so the log group needs only what to search across executions: failures.
+   * @default LogLevel.ERROR
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * Whether logged events carry their input and output: the prompt, and every state's result. Off, the prompt stays
+   * in the execution history and the status table only (docs/ARCHITECTURE.md §1.15).
+   * @default false
+   */
+  readonly logExecutionData?: boolean;
 }
 
 /**
@@ -51,6 +63,11 @@ export class ImageWorkflow extends Construct {
         `models.allowedModelIds must include models.defaultModelId and only supported models ` +
           `(${SUPPORTED_MODEL_IDS.join(", ")}), got ${JSON.stringify(props.models)}`,
       );
+    }
+    const logLevel = props.logLevel ?? LogLevel.ERROR;
+    const logExecutionData = props.logExecutionData ?? false;
+    if (logExecutionData && logLevel === LogLevel.OFF) {
+      throw new Error("logExecutionData needs a logLevel other than OFF (nothing is logged at OFF); omit one of them");
     }
     const { storage } = props;
 
@@ -109,8 +126,18 @@ export class ImageWorkflow extends Construct {
         // The same placeholders the local stack fills: a renamed one fails type-checking here, not at deploy time.
       } satisfies Record<keyof DefinitionSubstitutions, string>,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
+      logs: { destination: this.logGroup, level: logLevel, includeExecutionData: logExecutionData },
     });
+    if (logLevel !== LogLevel.ALL) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: "AwsSolutions-SF1",
+        reason:
+          `Execution logs at ${logLevel}, not ALL (ERROR is the default): a Standard execution keeps its full ` +
+          "event history in Step Functions for 90 days (the console and the failure email link to it), and ALL would " +
+          "copy ~30 KB per job, prompts included, into the log group; -c stateMachineLogLevel=ALL turns it on " +
+          "(docs/ARCHITECTURE.md §1.15).",
+      });
+    }
 
     // A definition read from a file grants nothing by itself: exactly what its tasks call, no more.
     for (const task of [this.validatePrompt, this.generateImage, this.storeImage]) {

@@ -1,5 +1,6 @@
-// Verifies loadConfig (infra/config.ts): defaults, how `-c key=value` strings and cdk.json values are parsed, and
-// that every invalid or missing parameter is rejected with a message saying what to change.
+// Verifies loadConfig (infra/config.ts): defaults (execution logs at ERROR without execution data among them), how
+// `-c key=value` strings and cdk.json values are parsed, and that every invalid or missing parameter is rejected with a
+// message saying what to change.
 // It cannot verify that a value works in a real account (e.g. that the model is enabled in the Bedrock console).
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../infra/config";
@@ -33,6 +34,9 @@ describe("loadConfig", () => {
       dailyRequestQuota: 5000,
       statusRetentionDays: 30,
       imageRetentionDays: 37,
+      stateMachineLogLevel: "ERROR",
+      stateMachineLogExecutionData: false,
+      bedrockThrottleAlarmPercent: 20,
     });
   });
 
@@ -49,6 +53,9 @@ describe("loadConfig", () => {
       throttlingRateLimit: "2.5",
       throttlingBurstLimit: "5",
       statusRetentionDays: "7",
+      stateMachineLogLevel: "all",
+      stateMachineLogExecutionData: "true",
+      bedrockThrottleAlarmPercent: "12.5",
     });
     expect(config).toMatchObject({
       bucketName: "pgr301-couch-explorers",
@@ -61,6 +68,9 @@ describe("loadConfig", () => {
       throttlingRateLimit: 2.5,
       throttlingBurstLimit: 5,
       statusRetentionDays: 7,
+      stateMachineLogLevel: "ALL",
+      stateMachineLogExecutionData: true,
+      bedrockThrottleAlarmPercent: 12.5,
     });
   });
 
@@ -149,6 +159,23 @@ describe("loadConfig", () => {
       { bucketName: "pgr301-couch-explorers", imageRetentionDays: "60" },
       /imageRetentionDays applies only to a bucket the stack creates.*drop -c imageRetentionDays/,
     ],
+    [
+      { stateMachineLogLevel: "DEBUG" },
+      /stateMachineLogLevel "DEBUG" is not a Step Functions log level: pass -c stateMachineLogLevel= one of ALL, ERROR, FATAL, OFF, or omit it for ERROR/,
+    ],
+    [
+      { stateMachineLogExecutionData: "yes" },
+      /stateMachineLogExecutionData must be true or false, got "yes": pass -c stateMachineLogExecutionData=true or omit it/,
+    ],
+    [
+      { stateMachineLogLevel: "OFF", stateMachineLogExecutionData: "true" },
+      /stateMachineLogExecutionData=true logs nothing with stateMachineLogLevel=OFF: pass -c stateMachineLogLevel=ERROR/,
+    ],
+    [
+      { bedrockThrottleAlarmPercent: "0" },
+      /bedrockThrottleAlarmPercent must be a number from 1 to 100 \(percent of a model's Bedrock calls throttled over 5 minutes\).*-c bedrockThrottleAlarmPercent=20/,
+    ],
+    [{ bedrockThrottleAlarmPercent: "150" }, /bedrockThrottleAlarmPercent must be a number from 1 to 100/],
     [{ alertemail: alertEmail }, /"alertemail" is not a parameter: did you mean "alertEmail"\?/],
     [{ KeyPrefix: "team" }, /"KeyPrefix" is not a parameter: did you mean "keyPrefix"\?/],
   ])("rejects %j with a message saying what to change", (context, message) => {

@@ -1,14 +1,18 @@
-// Verifies that each construct rejects props it cannot build correctly, before building anything, with a message
-// naming the prop and the accepted values (loadConfig catches these for the app; other callers get this guard).
+// Verifies that each construct (storage, workflow, ingress, monitoring, dashboard) rejects props it cannot build
+// correctly, before building anything, with a message naming the prop and the accepted values (loadConfig catches
+// these for the app; other callers get this guard).
 // Also the Bedrock grant for an inference profile, which no deploy parameter can reach today.
 // It cannot verify anything else about the resources themselves: stack.test.ts does.
 import { Duration, Stack } from "aws-cdk-lib";
 import type { Policy } from "aws-cdk-lib/aws-iam";
+import { LogLevel } from "aws-cdk-lib/aws-stepfunctions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { findModel, MODEL_CATALOG, type ResolvedModel } from "../../functions/shared/models/catalog";
+import { PipelineDashboard } from "../../infra/constructs/dashboard";
+import type { PipelineFunctions } from "../../infra/constructs/health-metrics";
 import { JobIngress, type JobIngressProps } from "../../infra/constructs/ingress";
 import { LambdaFunction } from "../../infra/constructs/lambda-function";
-import { PipelineMonitoring } from "../../infra/constructs/monitoring";
+import { PipelineMonitoring, type PipelineMonitoringProps } from "../../infra/constructs/monitoring";
 import { ImageStorage } from "../../infra/constructs/storage";
 import { ImageWorkflow, type ImageWorkflowProps } from "../../infra/constructs/workflow";
 import { sortResources, TEST_ENV, testApp } from "./synth";
@@ -19,6 +23,7 @@ let workflow: ImageWorkflow;
 let workflowProps: ImageWorkflowProps;
 let ingressProps: JobIngressProps;
 let ingress: JobIngress;
+let monitoringProps: PipelineMonitoringProps;
 
 beforeAll(() => {
   stack = new Stack(testApp(), "Constructs");
@@ -43,6 +48,25 @@ beforeAll(() => {
     throttlingBurstLimit: 20,
   };
   ingress = new JobIngress(stack, "Ingress", ingressProps);
+  const functions: PipelineFunctions = {
+    startJobApi: ingress.startJobApi.function,
+    startJobQueue: ingress.startJobQueue.function,
+    jobStatus: ingress.jobStatus.function,
+    validatePrompt: workflow.validatePrompt.function,
+    generateImage: workflow.generateImage.function,
+    storeImage: workflow.storeImage.function,
+  };
+  monitoringProps = {
+    alertEmail: "ops@example.com",
+    apiStage: ingress.api.deploymentStage,
+    queue: ingress.queue,
+    deadLetterQueue: ingress.deadLetterQueue,
+    stateMachine: workflow.stateMachine,
+    functions,
+    queueAgeAlarmSeconds: 120,
+    modelIds: ["stability.stable-image-core-v1:1"],
+    bedrockRegion: "us-west-2",
+  };
 });
 
 describe("construct props validation", () => {
@@ -114,17 +138,53 @@ describe("construct props validation", () => {
     ).toThrow(/throttlingRateLimit must be above 0 and throttlingBurstLimit a whole number of at least 1/);
   });
 
+  it("ImageWorkflow rejects execution data with logging OFF, which would log nothing", () => {
+    expect(
+      () =>
+        new ImageWorkflow(stack, "Workflow-off-with-data", {
+          ...workflowProps,
+          logLevel: LogLevel.OFF,
+          logExecutionData: true,
+        }),
+    ).toThrow(/logExecutionData needs a logLevel other than OFF/);
+  });
+
   it.each([0, 90.5])("PipelineMonitoring rejects queueAgeAlarmSeconds %j", (queueAgeAlarmSeconds) => {
     expect(
       () =>
         new PipelineMonitoring(stack, `Monitoring-${queueAgeAlarmSeconds}`, {
-          alertEmail: "ops@example.com",
-          queue: ingress.queue,
-          deadLetterQueue: ingress.deadLetterQueue,
-          stateMachine: workflow.stateMachine,
+          ...monitoringProps,
           queueAgeAlarmSeconds,
         }),
     ).toThrow(/queueAgeAlarmSeconds must be a whole number of seconds/);
+  });
+
+  it.each([0, 100.5, Number.NaN])("PipelineMonitoring rejects bedrockThrottleAlarmPercent %j", (percent) => {
+    expect(
+      () =>
+        new PipelineMonitoring(stack, `Monitoring-percent-${percent}`, {
+          ...monitoringProps,
+          bedrockThrottleAlarmPercent: percent,
+        }),
+    ).toThrow(/bedrockThrottleAlarmPercent must be a percentage above 0 and at most 100/);
+  });
+
+  it("PipelineMonitoring and PipelineDashboard reject an empty model list", () => {
+    expect(() => new PipelineMonitoring(stack, "Monitoring-no-models", { ...monitoringProps, modelIds: [] })).toThrow(
+      /modelIds must name every model GenerateImage may invoke \(at least one\)/,
+    );
+    const monitoring = new PipelineMonitoring(stack, "Monitoring-for-dashboard", monitoringProps);
+    expect(
+      () => new PipelineDashboard(stack, "Dashboard-no-models", { ...monitoringProps, monitoring, modelIds: [] }),
+    ).toThrow(/modelIds must name every model GenerateImage may invoke/);
+    expect(
+      () =>
+        new PipelineDashboard(stack, "Dashboard-bad-name", {
+          ...monitoringProps,
+          monitoring,
+          dashboardName: "couch imagegen/health",
+        }),
+    ).toThrow(/dashboardName "couch imagegen\/health" is not a CloudWatch dashboard name: use 1-255 letters/);
   });
 });
 

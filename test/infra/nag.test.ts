@@ -1,7 +1,7 @@
 // Verifies the stack against cdk-nag's AwsSolutions rules (the pack infra/app.ts runs on every synth) in the default,
-// existing-bucket and open-API configurations: no unacknowledged error or warning, every acknowledgement gives a
-// specific reason, and none is stale (each one silences a finding that would otherwise be reported). Also checks
-// that synthesis emits no CDK warnings.
+// existing-bucket, open-API and ALL-execution-logs configurations: no unacknowledged error or warning, every
+// acknowledgement gives a specific reason, and none is stale (each one silences a finding that would otherwise be
+// reported). Also checks that synthesis emits no CDK warnings.
 // It cannot judge whether a reason is true; a reviewer reads them (they sit next to the resource they concern).
 import { Validations } from "aws-cdk-lib";
 import { Annotations, Match } from "aws-cdk-lib/assertions";
@@ -15,6 +15,8 @@ const configurations = {
   default: {},
   "existing bucket": { bucketName: "pgr301-couch-explorers", keyPrefix: "candidates/alice" },
   "open API": { apiKeyRequired: "false" },
+  // The SF1 acknowledgement (logs below ALL) must disappear with the finding.
+  "execution logs at ALL": { stateMachineLogLevel: "ALL", stateMachineLogExecutionData: "true" },
 } satisfies Record<string, Record<string, string>>;
 
 interface Acknowledgement {

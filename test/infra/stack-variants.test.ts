@@ -1,8 +1,8 @@
 // Verifies how deploy parameters change the synthesized template: an existing bucket with a key prefix (no bucket
 // created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits,
 // retention and alarm threshold (no API key, usage plan or quota; the values, lifecycle prefixes included, reach the
-// resources that use them), and an inference profile with more allowed models (IAM on exactly those models, a synth
-// warning for a legacy one).
+// resources that use them), and more allowed models (IAM on exactly those models, a Bedrock throttle alarm for each,
+// a synth warning for a legacy one), and execution logs at ALL with a Bedrock alarm threshold of its own.
 // It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
 import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -173,6 +173,39 @@ describe("more models a request may name (-c allowedModelIds=...), one of them l
     }
   });
 
+  it("alarms on each model's Bedrock throttle rate, named after the model, only in bedrockRegion", () => {
+    const expected: Record<string, string> = {
+      "CouchImagegen-BedrockThrottleRate-stability-stable-image-ultra-v1-1": "stability.stable-image-ultra-v1:1",
+      "CouchImagegen-BedrockThrottleRate-stability-sd3-5-large-v1-0": "stability.sd3-5-large-v1:0",
+      "CouchImagegen-BedrockThrottleRate-amazon-nova-canvas-v1-0": "amazon.nova-canvas-v1:0",
+    };
+    const bedrock = Object.values(template.findResources("AWS::CloudWatch::Alarm")).filter((alarm) =>
+      String(alarm.Properties.AlarmName).includes("-BedrockThrottleRate-"),
+    );
+    expect(bedrock.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual(Object.keys(expected).sort());
+    for (const alarm of bedrock) {
+      expect(alarm.Condition).toBe(stack.getLogicalId(stack.monitoring.bedrockInStackRegion));
+      const model = [{ Name: "ModelId", Value: expected[alarm.Properties.AlarmName] }];
+      expect(alarm.Properties.Metrics).toEqual([
+        expect.objectContaining({ ReturnData: true }),
+        expect.objectContaining({
+          MetricStat: expect.objectContaining({
+            Metric: expect.objectContaining({ MetricName: "InvocationThrottles", Dimensions: model }),
+          }),
+        }),
+        expect.objectContaining({
+          MetricStat: expect.objectContaining({
+            Metric: expect.objectContaining({ MetricName: "Invocations", Dimensions: model }),
+          }),
+        }),
+      ]);
+    }
+    // The composite names all three where they exist.
+    const composite = Object.values(template.findResources("AWS::CloudWatch::CompositeAlarm"))[0]!;
+    const [, inBedrockRegion] = composite.Properties.AlarmRule["Fn::If"];
+    expect(JSON.stringify(inBedrockRegion).match(/BedrockThrottleRate/g)).toHaveLength(3);
+  });
+
   it("warns at synth about the legacy model, naming its end of life and replacement, and about its region", () => {
     const annotations = Annotations.fromStack(stack);
     annotations.hasWarning(
@@ -185,5 +218,32 @@ describe("more models a request may name (-c allowedModelIds=...), one of them l
     annotations.hasWarning("*", Match.stringLikeRegexp("amazon\\.nova-canvas-v1:0 is not listed in us-west-2"));
     // Only Nova Canvas is warned about: the current models are ACTIVE and served in us-west-2.
     expect(annotations.findWarning("*", Match.stringLikeRegexp("^stability\\."))).toEqual([]);
+  });
+});
+
+describe("execution logs at ALL with execution data, a stricter Bedrock alarm, Bedrock in the stack's region", () => {
+  let template: Template;
+  beforeAll(() => {
+    ({ template } = synthStack({
+      stateMachineLogLevel: "ALL",
+      stateMachineLogExecutionData: "true",
+      bedrockThrottleAlarmPercent: "5",
+      bedrockRegion: "eu-west-1",
+    }));
+  });
+
+  it("logs every event with its input and output", () => {
+    template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+      LoggingConfiguration: Match.objectLike({ Level: "ALL", IncludeExecutionData: true }),
+    });
+  });
+
+  it("alarms at the configured throttle percentage, under a condition that holds in the stack's region", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "CouchImagegen-BedrockThrottleRate-stability-stable-image-core-v1-1",
+      Threshold: 5,
+    });
+    const [condition] = Object.values(template.toJSON().Conditions as Record<string, unknown>);
+    expect(condition).toEqual({ "Fn::Equals": [{ Ref: "AWS::Region" }, "eu-west-1"] });
   });
 });

@@ -1,8 +1,9 @@
 // Verifies the synthesized CloudFormation template of CouchImagegenStack with the default parameters: API routes
 // reach the right functions (no request validator in front of start-job), the usage plan's throttling and daily
 // quota, every IAM grant (action and resource), the Lambda defaults, the state machine and its definition
-// substitutions, queue/DLQ wiring, encryption, the image bucket's lifecycle, alarms, the failed-execution rule and
-// who may publish to its topic and use its key, and the outputs.
+// substitutions and its logging, queue/DLQ wiring, encryption, the image bucket's lifecycle, the failed-execution rule
+// and who may publish to its topic and use its key, and the outputs. The alarms and the dashboard: alarms.test.ts and
+// dashboard.test.ts.
 // It cannot verify runtime behaviour (no AWS here: nothing is deployed, Bedrock is never called; whether EventBridge
 // really delivers under the key policy, or API Gateway enforces the quota, shows only in a deployed account), and it
 // does not bundle the Lambda code (bundling is skipped; cdk-cli.test.ts runs the real `cdk synth`).
@@ -397,13 +398,13 @@ describe("REST API", () => {
 });
 
 describe("state machine", () => {
-  it("is STANDARD with X-Ray and ALL events, execution data included, logged to its log group", () => {
+  it("is STANDARD with X-Ray, logging errors only and without execution data (no prompts) to its log group", () => {
     expect(resource(ids.stateMachine!).Properties).toMatchObject({
       StateMachineType: "STANDARD",
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: {
-        Level: "ALL",
-        IncludeExecutionData: true,
+        Level: "ERROR",
+        IncludeExecutionData: false,
         Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: arnOf(ids.executionLogs!) } }],
       },
       RoleArn: arnOf(ids.stateMachineRole!),
@@ -636,58 +637,6 @@ describe("monitoring", () => {
     expect(conditionKeys.filter((key) => /^aws:Source/i.test(key))).toEqual([]);
   });
 
-  const alarms: [string, Record<string, unknown>][] = [
-    [
-      "queue age",
-      {
-        Namespace: "AWS/SQS",
-        MetricName: "ApproximateAgeOfOldestMessage",
-        Threshold: 120,
-        ComparisonOperator: "GreaterThanOrEqualToThreshold",
-        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": ["$queue", "QueueName"] } }],
-      },
-    ],
-    [
-      "DLQ depth",
-      {
-        Namespace: "AWS/SQS",
-        MetricName: "ApproximateNumberOfMessagesVisible",
-        Threshold: 0,
-        ComparisonOperator: "GreaterThanThreshold",
-        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": ["$deadLetterQueue", "QueueName"] } }],
-      },
-    ],
-    ...["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"].map(
-      (metric): [string, Record<string, unknown>] => [
-        metric,
-        {
-          Namespace: "AWS/States",
-          MetricName: metric,
-          Statistic: "Sum",
-          Threshold: 1,
-          ComparisonOperator: "GreaterThanOrEqualToThreshold",
-          Dimensions: [{ Name: "StateMachineArn", Value: { Ref: "$stateMachine" } }],
-        },
-      ],
-    ),
-  ];
-
-  it.each(alarms)("alarms on %s, notifying the topic on ALARM and OK, missing data not breaching", (_, expected) => {
-    const withIds = JSON.parse(JSON.stringify(expected).replace(/"\$(\w+)"/g, (_, name: string) => `"${ids[name]}"`));
-    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      ...withIds,
-      Period: 60,
-      EvaluationPeriods: 1,
-      AlarmActions: [ref(ids.topic!)],
-      OKActions: [ref(ids.topic!)],
-      TreatMissingData: "notBreaching",
-    });
-  });
-
-  it("has those five alarms and no others", () => {
-    template.resourceCountIs("AWS::CloudWatch::Alarm", 5);
-  });
-
   it("sends one readable notice per failed, timed-out or aborted execution of this state machine", () => {
     template.resourceCountIs("AWS::Events::Rule", 1);
     const rule = Object.values(template.findResources("AWS::Events::Rule"))[0]!.Properties;
@@ -735,7 +684,7 @@ describe("monitoring", () => {
 });
 
 describe("outputs", () => {
-  it("name the API URL, queues, state machine (ARN and console URL), bucket, table, API key and usage plan", () => {
+  it("name the API URL, queues, state machine (ARN and console URL), bucket, table, API key, usage plan, dashboard", () => {
     const outputs = template.findOutputs("*");
     expect(Object.keys(outputs).sort()).toEqual(
       [
@@ -748,6 +697,7 @@ describe("outputs", () => {
         "QueueUrl",
         "StateMachineArn",
         "StateMachineConsoleUrl",
+        "DashboardUrl",
       ].sort(),
     );
     expect(outputs.QueueUrl?.Value).toEqual(ref(ids.queue!));
@@ -759,6 +709,20 @@ describe("outputs", () => {
     expect(outputs.UsagePlanId?.Value).toEqual(ref(logicalId(stack, stack.ingress.usagePlan!)));
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(ids.api);
     expect(JSON.stringify(outputs.StateMachineConsoleUrl?.Value)).toContain("#/v2/statemachines/view/");
+    const region = { Ref: "AWS::Region" };
+    expect(outputs.DashboardUrl?.Value).toEqual({
+      "Fn::Join": [
+        "",
+        [
+          "https://",
+          region,
+          ".console.aws.amazon.com/cloudwatch/home?region=",
+          region,
+          "#dashboards/dashboard/",
+          ref(logicalId(stack, stack.dashboard.dashboard)),
+        ],
+      ],
+    });
   });
 });
 

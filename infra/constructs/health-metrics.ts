@@ -1,0 +1,104 @@
+import { Duration } from "aws-cdk-lib";
+import { MathExpression, Metric, Stats } from "aws-cdk-lib/aws-cloudwatch";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+
+// What the pipeline's health is measured by, shared by its alarms (monitoring.ts) and its dashboard (dashboard.ts).
+
+/** The pipeline's Lambda functions by role: each gets an errors and a throttles alarm (and dashboard lines). */
+export interface PipelineFunctions {
+  readonly startJobApi: IFunction;
+  readonly startJobQueue: IFunction;
+  readonly jobStatus: IFunction;
+  readonly validatePrompt: IFunction;
+  readonly generateImage: IFunction;
+  readonly storeImage: IFunction;
+}
+
+/** Minutes GenerateImage must be throttled in a row to alarm: past a job's average wait budget (ARCHITECTURE §1.4). */
+export const GENERATE_THROTTLE_MINUTES = 10;
+
+/**
+ * How each function reports an outcome, and so what its Errors mean. `count`: no expected outcome is an error (the
+ * adapters answer with an HTTP status or a batch item failure; StoreImage fails only when S3 does), so a few errors
+ * are a fault. `rate`: the function reports business outcomes as errors the state machine catches (InvalidPrompt,
+ * ContentBlocked, a retried ThrottlingException), so only a high share of failed invocations is.
+ */
+export const FUNCTION_ALARMS: Record<keyof PipelineFunctions, FunctionAlarmPolicy> = {
+  startJobApi: {
+    id: "StartJobApi",
+    label: "start-job (API)",
+    errors: "count",
+    whatAnErrorIs: "a 502 to a POST /generate-image caller (start-job answers 4xx and 503 itself)",
+  },
+  startJobQueue: {
+    id: "StartJobQueue",
+    label: "start-job (SQS)",
+    errors: "count",
+    whatAnErrorIs: "a whole batch returned to the queue (failed messages are reported item by item, not as errors)",
+  },
+  jobStatus: {
+    id: "JobStatus",
+    label: "job-status",
+    errors: "count",
+    whatAnErrorIs: "a 502 to a GET /jobs poller (throttling is answered as 503, not an error)",
+  },
+  validatePrompt: {
+    id: "ValidatePrompt",
+    label: "ValidatePrompt",
+    errors: "rate",
+    whatAnErrorIs: "InvalidPrompt (a rejected request, expected for bad SQS messages) or a crash",
+  },
+  generateImage: {
+    id: "GenerateImage",
+    label: "GenerateImage",
+    errors: "rate",
+    whatAnErrorIs:
+      "ContentBlocked, a Bedrock ThrottlingException the state machine retries, ModelUnavailable, or a crash",
+  },
+  storeImage: {
+    id: "StoreImage",
+    label: "StoreImage",
+    errors: "count",
+    whatAnErrorIs: "S3TransientError (retried) or S3Error / StagedImageMissing (the job ends FAILED)",
+  },
+};
+
+/**
+ * Percent of one model's Bedrock calls throttled over 5 minutes, 0 below 10 calls. Bedrock counts a throttled call in
+ * InvocationThrottles and not in Invocations (Bedrock User Guide, "Monitor bedrock-runtime inference using CloudWatch
+ * metrics"), so the calls are the two together. GenerateImage's client makes one attempt per call (maxAttempts: 1),
+ * so each throttled attempt is counted once. `region` is for a dashboard; an alarm passes none, as it can only watch
+ * its own region's metrics. `key` keeps the metric ids apart when several rates share one graph.
+ */
+export function bedrockThrottleRate(
+  modelId: string,
+  options: { readonly region?: string; readonly key?: string } = {},
+): MathExpression {
+  const { region, key = "" } = options;
+  const bedrockMetric = (metricName: string) =>
+    new Metric({
+      namespace: "AWS/Bedrock",
+      metricName,
+      dimensionsMap: { ModelId: modelId },
+      statistic: Stats.SUM,
+      ...(region === undefined ? {} : { region }),
+    });
+  const throttled = `throttled${key}`;
+  const accepted = `accepted${key}`;
+  return new MathExpression({
+    expression: `IF(FILL(${throttled}, 0) + FILL(${accepted}, 0) >= 10, 100 * FILL(${throttled}, 0) / (FILL(${throttled}, 0) + FILL(${accepted}, 0)), 0)`,
+    usingMetrics: { [throttled]: bedrockMetric("InvocationThrottles"), [accepted]: bedrockMetric("Invocations") },
+    period: Duration.minutes(5),
+    label: `${modelId} throttled, % of calls`,
+  });
+}
+
+/** What a function's failed invocation is, and so whether its errors alarm on a count or on a rate. */
+export interface FunctionAlarmPolicy {
+  /** Prefix of its alarms' names, e.g. `GenerateImage` for GenerateImageErrorRate. */
+  readonly id: string;
+  /** Its name in alarm texts and on the dashboard. */
+  readonly label: string;
+  readonly errors: "count" | "rate";
+  readonly whatAnErrorIs: string;
+}

@@ -1,0 +1,327 @@
+// Verifies every CloudWatch alarm of the default stack: what it watches (namespace, metric, dimensions, or the math
+// expression and the metrics it reads), statistic, period, threshold, comparison, evaluation periods, datapoints and
+// missing data; that only the composite PipelineUnhealthy has actions (the alert topic, on ALARM and OK) and that its
+// rule names every other alarm, the Bedrock ones only where the stack runs in the Bedrock region (a CloudFormation
+// condition); that every description says what to check first and links a section docs/RUNBOOK.md has; and that
+// README's "Alarm emails" table has a row for each alarm.
+// It cannot verify that an alarm fires on real traffic, that Bedrock publishes ModelId exactly as GenerateImage names
+// the model, or that the email arrives: that needs a deployed stack (docs/RUNBOOK.md, "Testing the alarm path").
+import { readFileSync } from "node:fs";
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CouchImagegenStack } from "../../infra/stack";
+import { logicalId, synthStack } from "./synth";
+
+let stack: CouchImagegenStack;
+let template: Template;
+const ids: Record<string, string> = {};
+
+beforeAll(() => {
+  ({ stack, template } = synthStack());
+  const { ingress, workflow, monitoring } = stack;
+  Object.assign(ids, {
+    stage: logicalId(stack, ingress.api.deploymentStage),
+    queue: logicalId(stack, ingress.queue),
+    deadLetterQueue: logicalId(stack, ingress.deadLetterQueue),
+    stateMachine: logicalId(stack, workflow.stateMachine),
+    topic: logicalId(stack, monitoring.topic),
+    bedrockCondition: stack.getLogicalId(monitoring.bedrockInStackRegion),
+    startJobApi: logicalId(stack, ingress.startJobApi.function),
+    startJobQueue: logicalId(stack, ingress.startJobQueue.function),
+    jobStatus: logicalId(stack, ingress.jobStatus.function),
+    validatePrompt: logicalId(stack, workflow.validatePrompt.function),
+    generateImage: logicalId(stack, workflow.generateImage.function),
+    storeImage: logicalId(stack, workflow.storeImage.function),
+  });
+});
+
+type Resource = { Properties: Record<string, unknown>; Condition?: string };
+
+const metricAlarms = () => template.findResources("AWS::CloudWatch::Alarm") as Record<string, Resource>;
+function alarmNamed(name: string): Resource {
+  const found = Object.values(metricAlarms()).find((alarm) => alarm.Properties.AlarmName === `CouchImagegen-${name}`);
+  if (!found) throw new Error(`no alarm CouchImagegen-${name}`);
+  return found;
+}
+
+const ref = (id: string) => ({ Ref: id });
+const functionDimensions = (role: string) => [{ Name: "FunctionName", Value: ref(ids[role]!) }];
+const apiDimensions = () => [
+  { Name: "ApiName", Value: "CouchImagegen-api" },
+  { Name: "Stage", Value: ref(ids.stage!) },
+];
+/** One metric an alarm's math expression reads. */
+const input = (id: string, namespace: string, metricName: string, dimensions: unknown, stat: string, period = 300) => ({
+  Id: id,
+  MetricStat: {
+    Metric: { Namespace: namespace, MetricName: metricName, Dimensions: dimensions },
+    Period: period,
+    Stat: stat,
+  },
+  ReturnData: false,
+});
+const expression = (text: string) => Match.objectLike({ Expression: text, ReturnData: true });
+
+const atLeast = "GreaterThanOrEqualToThreshold";
+const once = { EvaluationPeriods: 1, DatapointsToAlarm: Match.absent() };
+
+describe("metric alarms", () => {
+  const expectations: [name: string, expected: () => Record<string, unknown>][] = [
+    [
+      "ApiServerErrorRate",
+      () => ({
+        Metrics: [
+          expression("IF(errors >= 5, 100 * errors / requests, 0)"),
+          input("errors", "AWS/ApiGateway", "5XXError", apiDimensions(), "Sum"),
+          input("requests", "AWS/ApiGateway", "Count", apiDimensions(), "SampleCount"),
+        ],
+        Threshold: 5,
+        ComparisonOperator: atLeast,
+        ...once,
+      }),
+    ],
+    ...["StartJobApi", "StartJobQueue", "JobStatus", "StoreImage"].map(
+      (name): [string, () => Record<string, unknown>] => [
+        `${name}Errors`,
+        () => ({
+          Namespace: "AWS/Lambda",
+          MetricName: "Errors",
+          Dimensions: functionDimensions(name.charAt(0).toLowerCase() + name.slice(1)),
+          Statistic: "Sum",
+          Period: 300,
+          Threshold: 3,
+          ComparisonOperator: atLeast,
+          ...once,
+        }),
+      ],
+    ),
+    ...["ValidatePrompt", "GenerateImage"].map((name): [string, () => Record<string, unknown>] => [
+      `${name}ErrorRate`,
+      () => {
+        const dimensions = functionDimensions(name.charAt(0).toLowerCase() + name.slice(1));
+        return {
+          Metrics: [
+            expression("IF(errors >= 5, 100 * errors / invocations, 0)"),
+            input("errors", "AWS/Lambda", "Errors", dimensions, "Sum"),
+            input("invocations", "AWS/Lambda", "Invocations", dimensions, "Sum"),
+          ],
+          Threshold: 50,
+          ComparisonOperator: atLeast,
+          ...once,
+        };
+      },
+    ]),
+    ...["StartJobApi", "StartJobQueue", "JobStatus", "ValidatePrompt", "StoreImage"].map(
+      (name): [string, () => Record<string, unknown>] => [
+        `${name}Throttles`,
+        () => ({
+          Namespace: "AWS/Lambda",
+          MetricName: "Throttles",
+          Dimensions: functionDimensions(name.charAt(0).toLowerCase() + name.slice(1)),
+          Statistic: "Sum",
+          Period: 300,
+          Threshold: 1,
+          ComparisonOperator: atLeast,
+          ...once,
+        }),
+      ],
+    ),
+    [
+      "GenerateImageSustainedThrottles",
+      () => ({
+        Namespace: "AWS/Lambda",
+        MetricName: "Throttles",
+        Dimensions: functionDimensions("generateImage"),
+        Statistic: "Sum",
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: atLeast,
+        // Throttled in every one of 10 minutes in a row: a burst that drains sooner does not alarm.
+        EvaluationPeriods: 10,
+        DatapointsToAlarm: 10,
+      }),
+    ],
+    ...(
+      [
+        ["ExecutionsFailed", "ExecutionsFailed"],
+        ["ExecutionsTimedOut", "ExecutionsTimedOut"],
+        ["ExecutionsAborted", "ExecutionsAborted"],
+        ["ExecutionsThrottled", "ExecutionThrottled"],
+      ] as const
+    ).map(([name, metricName]): [string, () => Record<string, unknown>] => [
+      name,
+      () => ({
+        Namespace: "AWS/States",
+        MetricName: metricName,
+        Dimensions: [{ Name: "StateMachineArn", Value: ref(ids.stateMachine!) }],
+        Statistic: "Sum",
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: atLeast,
+        ...once,
+      }),
+    ]),
+    [
+      "QueueBacklog",
+      () => ({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateAgeOfOldestMessage",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.queue, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 60,
+        Threshold: 120,
+        ComparisonOperator: atLeast,
+        ...once,
+      }),
+    ],
+    [
+      "DeadLetterQueueNotEmpty",
+      () => ({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.deadLetterQueue, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 60,
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        ...once,
+      }),
+    ],
+    [
+      "BedrockThrottleRate-stability-stable-image-core-v1-1",
+      () => {
+        const model = [{ Name: "ModelId", Value: "stability.stable-image-core-v1:1" }];
+        return {
+          Metrics: [
+            expression(
+              "IF(FILL(throttled, 0) + FILL(accepted, 0) >= 10, 100 * FILL(throttled, 0) / (FILL(throttled, 0) + FILL(accepted, 0)), 0)",
+            ),
+            input("throttled", "AWS/Bedrock", "InvocationThrottles", model, "Sum"),
+            input("accepted", "AWS/Bedrock", "Invocations", model, "Sum"),
+          ],
+          Threshold: 20,
+          ComparisonOperator: atLeast,
+          EvaluationPeriods: 2,
+          DatapointsToAlarm: 2,
+        };
+      },
+    ],
+  ];
+
+  it.each(expectations)(
+    "%s: its metric, statistic, period, threshold and evaluation; no data is OK",
+    (name, expected) => {
+      expect(alarmNamed(name).Properties.AlarmName).toBe(`CouchImagegen-${name}`);
+      template.hasResourceProperties(
+        "AWS::CloudWatch::Alarm",
+        Match.objectLike({ AlarmName: `CouchImagegen-${name}`, ...expected(), TreatMissingData: "notBreaching" }),
+      );
+    },
+  );
+
+  it("are exactly these, one Bedrock alarm per allowed model", () => {
+    expect(Object.values(metricAlarms()).map((alarm) => alarm.Properties.AlarmName)).toEqual(
+      expect.arrayContaining(expectations.map(([name]) => `CouchImagegen-${name}`)),
+    );
+    template.resourceCountIs("AWS::CloudWatch::Alarm", expectations.length);
+  });
+
+  it("have no actions: the composite alone notifies, once per incident", () => {
+    for (const alarm of Object.values(metricAlarms())) {
+      expect(alarm.Properties).not.toHaveProperty("AlarmActions");
+      expect(alarm.Properties).not.toHaveProperty("OKActions");
+      expect(alarm.Properties).not.toHaveProperty("InsufficientDataActions");
+    }
+  });
+
+  it("watch Bedrock only where the stack runs in bedrockRegion: an alarm cannot read another region's metrics", () => {
+    expect(template.toJSON().Conditions[ids.bedrockCondition!]).toEqual({
+      "Fn::Equals": [{ Ref: "AWS::Region" }, "us-west-2"],
+    });
+    for (const alarm of Object.values(metricAlarms())) {
+      const bedrock = String(alarm.Properties.AlarmName).includes("-BedrockThrottleRate-");
+      expect(alarm.Condition, String(alarm.Properties.AlarmName)).toBe(bedrock ? ids.bedrockCondition : undefined);
+    }
+  });
+});
+
+describe("PipelineUnhealthy, the composite alarm", () => {
+  const composite = () => {
+    const composites = Object.values(template.findResources("AWS::CloudWatch::CompositeAlarm"));
+    expect(composites).toHaveLength(1);
+    return composites[0]!.Properties as Record<string, unknown>;
+  };
+  /** The ARNs an `ALARM("...")` rule names, as the logical ids of their alarms. */
+  const alarmsNamedBy = (rule: { "Fn::Join": [string, unknown[]] }) =>
+    rule["Fn::Join"][1].flatMap((part) => {
+      const arn = (part as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
+      return arn ? [arn[0]] : [];
+    });
+
+  it("emails the alert topic on ALARM and OK, and is the only alarm that does", () => {
+    expect(composite()).toMatchObject({
+      AlarmName: "CouchImagegen-PipelineUnhealthy",
+      AlarmActions: [ref(ids.topic!)],
+      OKActions: [ref(ids.topic!)],
+    });
+    expect(composite()).not.toHaveProperty("InsufficientDataActions");
+  });
+
+  it("is ALARM when any other alarm is; names the Bedrock alarms only where they exist", () => {
+    const rule = composite().AlarmRule as { "Fn::If": [string, never, never] };
+    const [condition, inBedrockRegion, elsewhere] = rule["Fn::If"];
+    expect(condition).toBe(ids.bedrockCondition);
+    const all = Object.keys(metricAlarms());
+    const bedrock = all.filter((id) => metricAlarms()[id]!.Condition !== undefined);
+    expect(bedrock).toHaveLength(1);
+    expect(alarmsNamedBy(inBedrockRegion).sort()).toEqual([...all].sort());
+    expect(alarmsNamedBy(elsewhere).sort()).toEqual(all.filter((id) => !bedrock.includes(id)).sort());
+    // Any one of them: only OR joins the ALARM(...) terms.
+    const text = (rule: { "Fn::Join": [string, unknown[]] }) =>
+      rule["Fn::Join"][1].filter((part) => typeof part === "string").join("");
+    expect(text(inBedrockRegion).replace(/[()"]|ALARM| OR /g, "")).toBe("");
+    expect(text(elsewhere).replace(/[()"]|ALARM| OR /g, "")).toBe("");
+  });
+});
+
+describe("alarm descriptions", () => {
+  const runbook = readFileSync(new URL("../../docs/RUNBOOK.md", import.meta.url), "utf8");
+  // GitHub's anchor for a heading: lower-case, spaces to '-', most punctuation dropped.
+  const anchors = new Set(
+    [...runbook.matchAll(/^#{2,4} (.+)$/gm)].map((match) =>
+      match[1]!
+        .toLowerCase()
+        .replace(/[^a-z0-9 _-]/g, "")
+        .replace(/ /g, "-"),
+    ),
+  );
+  const descriptions = () => [...Object.values(metricAlarms()).map((alarm) => alarm.Properties), composite()];
+  const composite = () =>
+    Object.values(template.findResources("AWS::CloudWatch::CompositeAlarm"))[0]!.Properties as Record<string, unknown>;
+
+  it("say what to check first and link a runbook section that exists", () => {
+    for (const alarm of descriptions()) {
+      const description = String(alarm.AlarmDescription);
+      expect(description, String(alarm.AlarmName)).toContain("Check first:");
+      const section = /Runbook: docs\/RUNBOOK\.md#([a-z0-9-]+)$/.exec(description)?.[1];
+      expect(section, String(alarm.AlarmName)).toBeDefined();
+      expect(anchors.has(section!), `${alarm.AlarmName} → #${section}`).toBe(true);
+      // CloudWatch's limit for AlarmDescription.
+      expect(description.length, String(alarm.AlarmName)).toBeLessThanOrEqual(1024);
+    }
+  });
+});
+
+describe("README's alarm table", () => {
+  it("has one row per alarm (the Bedrock ones as BedrockThrottleRate-<model>) and no others", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Alarm emails"));
+    const rows = [...section.matchAll(/^\| `([A-Za-z<>-]+)` \|/gm)].map((match) => match[1]);
+    const alarms = Object.values(metricAlarms()).map((alarm) =>
+      String(alarm.Properties.AlarmName)
+        .replace(/^CouchImagegen-/, "")
+        .replace(/^BedrockThrottleRate-.*/, "BedrockThrottleRate-<model>"),
+    );
+    expect([...rows].sort()).toEqual([...new Set(alarms)].sort());
+  });
+});

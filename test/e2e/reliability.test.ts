@@ -1,7 +1,7 @@
 // End to end under Bedrock faults, and the local Step Functions endpoint people inspect executions with: half of all
 // InvokeModel calls throttled → every job still SUCCEEDED through the state machine's retries; every call throttled →
 // FAILED after the ASL's retry budget, the cause in GET /jobs and a failure notification on the SNS topic; a
-// content-filter refusal → REJECTED at once; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
+// content-filter refusal → REJECTED at once, with no failure notification; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
 // @aws-sdk/client-sfn and the AWS CLI. The whole local stack runs in this process with retry intervals ×0.01 (the
 // attempts, backoff and catches are the file's own). It cannot show AWS itself: the faults are the Bedrock stand-in's,
 // not Bedrock's real throttling, the executions run on aws-local-stepfunctions, not on Step Functions, and SNS is
@@ -96,6 +96,18 @@ async function failureNotifications(jobId: string): Promise<string[]> {
   );
 }
 
+/** A job on the stack's model set to end of life for it: FAILED ModelUnavailable at once. Returns its jobId. */
+async function failWithEndOfLifeModel(prompt: string): Promise<string> {
+  env.stack.bedrock.setModelLifecycle(PIXEL_MODEL_ID, "EOL");
+  try {
+    const jobId = await submitJob(env, { prompt, width: 320, height: 320 });
+    expect(await waitForJob(env, jobId)).toMatchObject({ status: "FAILED", error: "ModelUnavailable" });
+    return jobId;
+  } finally {
+    env.stack.bedrock.setModelLifecycle(PIXEL_MODEL_ID, "LEGACY");
+  }
+}
+
 describe("Bedrock throttling", () => {
   it("half of all calls throttled: every job of a batch of 10 still SUCCEEDED, through retries", async () => {
     env.stack.bedrock.setFaults({ throttleRate: 0.5 });
@@ -180,8 +192,10 @@ describe("content filter", () => {
     expect(after.requests - before.requests).toBe(1);
     expect(after.blocked - before.blocked).toBe(1);
     expect(await objectExists(env, imageKeyOf(env, jobId))).toBe(false);
-    const [notification] = await failureNotifications(jobId);
-    expect(notification).toContain("Error: ContentBlocked");
+    // A refusal is an outcome, not an incident: no notice. A real failure after it is noticed, and the refusal is not.
+    const failed = await failWithEndOfLifeModel("a notice sent after the refusal");
+    await failureNotifications(failed);
+    expect(notifications.filter((body) => body.includes(jobId))).toEqual([]);
   });
 });
 
@@ -226,8 +240,8 @@ describe("the Step Functions endpoint", () => {
 
   it("ListExecutions: every execution of the state machine, filterable by status", async () => {
     const succeeded = await submitJob(env, { prompt: "a lighthouse keeper", width: 320, height: 320 });
-    const blocked = await submitJob(env, { prompt: "a forbidden-landmark at noon", width: 320, height: 320 });
-    await Promise.all([waitForJob(env, succeeded), waitForJob(env, blocked)]);
+    await waitForJob(env, succeeded);
+    const blocked = await failWithEndOfLifeModel("a lighthouse at noon");
 
     const all = await listExecutions(env);
     const failed = await listExecutions(env, "FAILED");

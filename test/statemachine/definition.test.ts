@@ -173,7 +173,8 @@ describe("image-pipeline.asl.json", () => {
     }
     expect(definition.States.RecordRejected?.Next).toBe("Rejected");
     expect(definition.States.RecordFailed?.Next).toBe("Failed");
-    expect(definition.States.Rejected?.Type).toBe("Fail");
+    // A rejection is not a failed execution: no alarm, no failure email.
+    expect(definition.States.Rejected?.Type).toBe("Succeed");
     expect(definition.States.Failed?.Type).toBe("Fail");
   });
 });

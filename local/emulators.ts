@@ -1,10 +1,12 @@
 import { mkdirSync } from "node:fs";
+import type { RequestListener, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
-import { buildApp } from "fauxqs";
 import S3rver from "s3rver";
 import { trackAndListen } from "./http-server";
+import { type SnsEndpoint, startSnsEndpoint } from "./sns-endpoint";
 import { type JournaledSqs, startJournaledSqs } from "./sqs-journal";
 
 export interface Emulator {
@@ -17,7 +19,7 @@ export interface Emulators {
   sqs: JournaledSqs;
   s3: Emulator;
   dynamodb: Emulator;
-  sns: Emulator;
+  sns: SnsEndpoint;
 }
 
 export interface EmulatorPorts {
@@ -34,25 +36,26 @@ export const LOCAL_ACCOUNT = "123456789012";
 
 /**
  * The npm emulators, each speaking the real AWS protocol, all on 127.0.0.1:
- * SQS `local-aws-sqs` (JSON and query protocols, so the SDK and Debian's AWS CLI 2.9 both work; in memory, with the
- * jobs queue's messages journaled under dataDir so none is lost when the stack stops),
+ * SQS `local-aws-sqs` (JSON and query protocols, so the SDK and every AWS CLI work; in memory, with the messages of
+ * `journaledQueues` journaled under dataDir so none is lost when the stack stops),
  * S3 `s3rver` (files under dataDir/s3), DynamoDB `dynalite` (LevelDB under dataDir/dynamodb),
- * SNS `fauxqs` (its app built here and bound to loopback; its own CLI binds 0.0.0.0).
+ * SNS `fauxqs` (in-process behind a loopback front that hands SQS requests to the SQS emulator).
  */
 export async function startEmulators(
   dataDir: string,
   ports: EmulatorPorts,
-  journaledQueue: string,
+  journaledQueues: readonly string[],
+  log?: (entry: Record<string, unknown>) => void,
 ): Promise<Emulators> {
   const started: Emulator[] = [];
   try {
-    const sqs = await startSqs(dataDir, ports.sqs, journaledQueue);
+    const sqs = await startSqs(dataDir, ports.sqs, journaledQueues);
     started.push(sqs);
     const s3 = await startS3(join(dataDir, "s3"), ports.s3);
     started.push(s3);
     const dynamodb = await startDynamoDb(join(dataDir, "dynamodb"), ports.dynamodb);
     started.push(dynamodb);
-    const sns = await startSns(ports.sns);
+    const sns = await startSns(ports.sns, sqs.url, log);
     started.push(sns);
     return { sqs, s3, dynamodb, sns };
   } catch (error) {
@@ -61,12 +64,12 @@ export async function startEmulators(
   }
 }
 
-async function startSqs(dataDir: string, port: number, journaledQueue: string): Promise<JournaledSqs> {
+async function startSqs(dataDir: string, port: number, journaledQueues: readonly string[]): Promise<JournaledSqs> {
   mkdirSync(dataDir, { recursive: true });
   return startJournaledSqs({
     port,
     journalFile: join(dataDir, "sqs-journal.jsonl"),
-    queueName: journaledQueue,
+    queueNames: journaledQueues,
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
   });
@@ -82,13 +85,41 @@ async function startS3(directory: string, port: number): Promise<Emulator> {
 async function startDynamoDb(directory: string, port: number): Promise<Emulator> {
   mkdirSync(directory, { recursive: true });
   const server = dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  survivingAbortedRequests(server);
   const loopback = await trackAndListen(server, port);
   return { url: loopback.url, port: loopback.port, close: loopback.close };
 }
 
-async function startSns(port: number): Promise<Emulator> {
-  const app = buildApp({ logger: false });
-  await app.listen({ port, host: "127.0.0.1" });
-  const { port: actual } = app.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${actual}`, port: actual, close: () => app.close() };
+/**
+ * dynalite rethrows a request's stream error from its 'error' listener, so a client that closes or resets mid-body
+ * ("aborted") raised an uncaught exception that stopped the whole stack; this swaps that listener for one that only
+ * drops the exchange.
+ */
+function survivingAbortedRequests(server: Server): void {
+  const handlers = server.listeners("request") as RequestListener[];
+  server.removeAllListeners("request");
+  server.on("request", (request, response) => {
+    for (const handler of handlers) handler(request, response);
+    request.removeAllListeners("error");
+    request.on("error", () => response.destroy());
+  });
+}
+
+async function startSns(
+  port: number,
+  sqsUrl: string,
+  log: ((entry: Record<string, unknown>) => void) | undefined,
+): Promise<SnsEndpoint> {
+  const sqsClient = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: sqsUrl });
+  const sns = await startSnsEndpoint({ port, sqsUrl, sqsClient, log }).catch((error: unknown) => {
+    sqsClient.destroy();
+    throw error;
+  });
+  return {
+    ...sns,
+    close: async () => {
+      await sns.close();
+      sqsClient.destroy();
+    },
+  };
 }

@@ -13,6 +13,26 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   return { body: Buffer.concat(chunks), tooLarge: false };
 }
 
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void> | void;
+
+/**
+ * Runs `handler` so that whatever a client does cannot become an uncaught error, which would stop the whole local
+ * stack: a client that closes or resets mid-body makes reading the body reject with "aborted" (ECONNRESET). Then
+ * there is no one to answer, so the response is dropped; any other failure is answered 500.
+ */
+export function guarded(handler: RequestHandler): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    new Promise<void>((resolve) => resolve(handler(request, response))).catch((error: unknown) => {
+      if (response.headersSent || request.socket.destroyed) {
+        response.destroy();
+        return;
+      }
+      response.writeHead(500, { "content-type": "application/json" });
+      response.end(JSON.stringify({ __type: "InternalFailure", message: String(error) }));
+    });
+  };
+}
+
 export interface LoopbackServer {
   server: Server;
   port: number;
@@ -21,11 +41,8 @@ export interface LoopbackServer {
 }
 
 /** An HTTP server on 127.0.0.1 only, whose close() also ends kept-alive sockets so the port is free at once. */
-export async function listenOnLoopback(
-  handler: (request: IncomingMessage, response: ServerResponse) => void,
-  port: number,
-): Promise<LoopbackServer> {
-  const server = createServer(handler);
+export async function listenOnLoopback(handler: RequestHandler, port: number): Promise<LoopbackServer> {
+  const server = createServer(guarded(handler));
   return trackAndListen(server, port);
 }
 

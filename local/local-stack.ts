@@ -1,21 +1,23 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateTopicCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { stagingKey } from "../functions/shared/image-keys";
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG, SUPPORTED_MODEL_IDS } from "../functions/shared/models/catalog";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
+import { claimDataDir } from "./data-dir";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import { type LoopbackServer, listenOnLoopback } from "./http-server";
 import { redeliverJournaled } from "./sqs-journal";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
+import { PortInUseError } from "./start-refusals";
 import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
 import { type LocalFunction, StateMachineRunner, withReservedConcurrency } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
@@ -46,7 +48,10 @@ export const DEFAULT_PORTS: LocalPorts = {
 export interface LocalStackOptions {
   /** Where S3 objects, DynamoDB tables and executions live between runs. @default <repo>/.local */
   dataDir?: string;
-  /** Start empty: delete dataDir first. */
+  /**
+   * Start empty: delete what a stack wrote in dataDir first. Refused (NotADataDirError) for a directory that holds
+   * other files and was never a stack's; dataDir is locked while a stack runs on it (DataDirInUseError).
+   */
   fresh?: boolean;
   ports?: Partial<LocalPorts>;
   /** The deployment's default model (`-c modelId` on AWS). @default Stable Image Core */
@@ -99,7 +104,10 @@ export interface LocalStack {
   tableName: string;
   stateMachineArn: string;
   alertsTopicArn: string;
-  /** A queue on the SNS emulator subscribed to the alerts topic: read it to see the failure notifications. */
+  /**
+   * A queue of the SQS emulator (both SQS protocols, on the SQS and the SNS port) to which the alerts topic delivers:
+   * read it to see the failure notifications.
+   */
   alertsInboxUrl: string;
   dataDir: string;
   executions: ExecutionStore;
@@ -108,6 +116,8 @@ export interface LocalStack {
   resumed: ExecutionRecord[];
   /** Messages the jobs queue held when the stack last stopped, handed to start-job again with their ids. */
   redelivered: number;
+  /** Messages the DLQ held when the stack last stopped, put back in it with their ids. */
+  deadLetters: number;
   stop: () => Promise<void>;
 }
 
@@ -122,6 +132,7 @@ interface Handlers {
 
 const QUEUE_NAME = "couch-imagegen-jobs";
 const DLQ_NAME = "couch-imagegen-jobs-dlq";
+const ALERTS_INBOX_NAME = "couch-imagegen-alerts-inbox";
 const STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:ImagePipeline`;
 const FUNCTION_ARN = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function`;
 
@@ -136,7 +147,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const log = options.log ?? ((line: string) => console.log(line));
   const logEntry = (entry: Record<string, unknown>) => log(JSON.stringify(entry));
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
-  if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   const ports = { ...DEFAULT_PORTS, ...options.ports };
   const modelId = options.modelId ?? DEFAULT_MODEL_ID;
   const allowedModelIds = [
@@ -156,9 +166,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stopAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
+  // Ports first: a stack already running here must fail this start before anything touches its data.
   await assertPortsFree(ports);
+  const dataDirClaim = claimDataDir(dataDir, { fresh: options.fresh });
+  closers.push(async () => dataDirClaim.release());
   try {
-    const emulators = await startEmulators(dataDir, ports, QUEUE_NAME);
+    const emulators = await startEmulators(dataDir, ports, [QUEUE_NAME, DLQ_NAME], logEntry);
     closers.push(() => closeEmulators(emulators));
     const bedrock = await startBedrockStandIn({ ...options.bedrock, port: ports.bedrock, log });
     closers.push(() => bedrock.close());
@@ -170,16 +183,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sns = new SNSClient({ ...clientConfig, endpoint: emulators.sns.url });
     const resources = await createResources(
       { sqs, dynamodb, s3, sns },
-      {
-        bucket,
-        tableName,
-        maxReceiveCount: sqsSettings.maxReceiveCount,
-        snsUrl: emulators.sns.url,
-      },
+      { bucket, tableName, maxReceiveCount: sqsSettings.maxReceiveCount },
+      emulators.sns.deliverToQueue,
     );
     pinStagingDirectory(dataDir, bucket, keyPrefix);
 
     const stepFunctionsPort = await reservePort(ports.stepFunctions);
+    closers.push(stepFunctionsPort.close);
     const interpose = options.interpose ?? (async (_service: InterposedService, url: string) => url);
     const pipelineS3Url = await interpose("s3", emulators.s3.url);
     const pipelineDynamodbUrl = await interpose("dynamodb", emulators.dynamodb.url);
@@ -205,6 +215,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEY_PREFIX: keyPrefix,
       JOB_STATUS_TABLE: tableName,
       STATUS_RETENTION_DAYS: "30",
+      // The handlers' Powertools lines go to stdout themselves, not through `log`: WARN and above unless the shell
+      // sets POWERTOOLS_LOG_LEVEL (INFO shows every job's steps); no embedded-metric-format blobs locally.
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL || "WARN",
+      POWERTOOLS_METRICS_DISABLED: "true",
     });
 
     const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, tableName), options.retryTimeScale ?? 1);
@@ -256,13 +270,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(api.close);
 
     const resumed = executions.resume();
-    const redelivered = await redeliverJournaled(emulators.sqs.journal, {
-      sqs,
-      queueUrl: resources.queueUrl,
+    const deadLetters = emulators.sqs.restore(DLQ_NAME);
+    const redelivered = await redeliverJournaled(emulators.sqs, {
+      queueName: QUEUE_NAME,
       queueArn: resources.queueArn,
       handler: handlers.sqsHandler,
       log: logEntry,
     });
+    emulators.sqs.journal.compact();
     const poller: SqsPoller = startSqsPoller({
       sqs,
       queueUrl: resources.queueUrl,
@@ -271,7 +286,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       batchSize: sqsSettings.batchSize,
       visibilityTimeoutSeconds: sqsSettings.visibilityTimeoutSeconds,
       pollers: sqsSettings.pollers,
-      onConsumed: (messageIds) => emulators.sqs.journal.recordDone(messageIds),
       log: logEntry,
     });
     closers.push(poller.stop);
@@ -298,6 +312,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bedrock,
       resumed,
       redelivered,
+      deadLetters,
       stop: stopAll,
     };
   } catch (error) {
@@ -316,11 +331,6 @@ function pinStagingDirectory(dataDir: string, bucket: string, keyPrefix: string)
   const directory = join(dataDir, "s3", bucket, ...stagingKey(keyPrefix, "pin").split("/").slice(0, -1));
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, ".couch-imagegen-keeps-this-directory"), "");
-}
-
-/** A fixed port is taken: the message says which and how to choose another. */
-export class PortInUseError extends Error {
-  override name = "PortInUseError";
 }
 
 /** Fails with the port and the flag to change it, before any emulator starts (some crash on EADDRINUSE instead of failing). */
@@ -347,7 +357,9 @@ async function closeEmulators(emulators: Emulators): Promise<void> {
 
 /** Holds the Step Functions port while the handlers load, so their endpoint variable names a port that stays ours. */
 async function reservePort(port: number): Promise<LoopbackServer> {
-  return listenOnLoopback((_request, response) => response.end(), port);
+  return listenOnLoopback((_request, response) => {
+    response.end();
+  }, port);
 }
 
 /**
@@ -389,10 +401,14 @@ interface ResourceClients {
   sns: SNSClient;
 }
 
-/** What the CDK stack creates, made idempotently on the emulators. */
+/**
+ * What the CDK stack creates, made idempotently on the emulators, and the alerts inbox: `deliver` subscribes it to
+ * the alerts topic.
+ */
 async function createResources(
   clients: ResourceClients,
-  names: { bucket: string; tableName: string; maxReceiveCount: number; snsUrl: string },
+  names: { bucket: string; tableName: string; maxReceiveCount: number },
+  deliver: (topicArn: string, queueUrl: string) => Promise<void>,
 ) {
   const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: DLQ_NAME }));
   const dlqArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${DLQ_NAME}`;
@@ -420,17 +436,8 @@ async function createResources(
       if (!(error instanceof ResourceInUseException)) throw error;
     });
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: "couch-imagegen-alerts" }));
-  // The inbox queue lives on the SNS emulator (fauxqs), where SNS delivers; read it with the SNS endpoint URL.
-  const inboxClient = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: names.snsUrl });
-  const inbox = await inboxClient.send(new CreateQueueCommand({ QueueName: "couch-imagegen-alerts-inbox" }));
-  await clients.sns.send(
-    new SubscribeCommand({
-      TopicArn: topic.TopicArn,
-      Protocol: "sqs",
-      Endpoint: `arn:aws:sqs:${LOCAL_REGION}:000000000000:couch-imagegen-alerts-inbox`,
-      Attributes: { RawMessageDelivery: "true" },
-    }),
-  );
+  const inbox = await clients.sqs.send(new CreateQueueCommand({ QueueName: ALERTS_INBOX_NAME }));
+  await deliver(topic.TopicArn ?? "", inbox.QueueUrl ?? "");
   return {
     queueUrl: queue.QueueUrl ?? "",
     queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${QUEUE_NAME}`,

@@ -1,45 +1,43 @@
-import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createRequestHandler } from "local-aws-sqs";
-import { type LoopbackServer, readBody, trackAndListen } from "./http-server";
+import { guarded, type LoopbackServer, trackAndListen } from "./http-server";
 import { toRecord } from "./sqs-poller";
 
-/** A message the journal holds: sent to the jobs queue and not yet consumed. */
+/** A message the journal holds: accepted by a journaled queue and not yet deleted from it. */
 export interface JournaledMessage {
   messageId: string;
   body: string;
+  /** The queue that holds it. Lines written before the DLQ was journaled name none: they are the jobs queue's. */
+  queue?: string;
+  /** Its message attributes, as SendMessage took them. */
+  attributes?: Record<string, unknown>;
+  /** Its system attributes: AWSTraceHeader, and in a DLQ the DeadLetterQueueSourceArn a redrive reads. */
+  systemAttributes?: Record<string, unknown>;
+  /** When its queue accepted it (epoch ms); past the queue's retention period it is not restored. */
+  sentAt?: number;
 }
 
 type JournalLine = { sent: JournaledMessage } | { done: string };
 
 /**
- * Makes the in-memory SQS emulator's jobs queue survive a stop or a crash: every message accepted for the queue
- * is appended to a file, and every message the poller has consumed is marked done. On the next start the stack
- * hands what is left to the start-job SQS adapter with its original message id, as SQS would redeliver it;
- * the jobId is the message id, so a message whose job had already started starts nothing new. A message the (equally
- * in-memory) DLQ held is handed over again too, rather than lost.
+ * What the in-memory SQS emulator's journaled queues hold, kept in a file so that a stop or a crash loses nothing:
+ * a line for every message a queue accepts (a message that moves, as to the DLQ after its last receive, is accepted
+ * again under the same id by its new queue) and one for every message deleted. Reading the file back gives what
+ * each queue held, to put back when the stack starts again.
  */
 export class SqsJournal {
-  constructor(private readonly file: string) {}
+  private readonly held = new Map<string, JournaledMessage>();
 
-  recordSent(messages: JournaledMessage[]): void {
-    this.append(messages.map((sent) => ({ sent })));
-  }
-
-  recordDone(messageIds: string[]): void {
-    this.append(messageIds.map((done) => ({ done })));
-  }
-
-  /** Messages sent and not marked done, in the order they were sent. */
-  pending(): JournaledMessage[] {
-    if (!existsSync(this.file)) return [];
-    const open = new Map<string, JournaledMessage>();
-    for (const line of readFileSync(this.file, "utf8").split("\n")) {
+  /** @param defaultQueue the queue of lines that name none (written before the DLQ was journaled) */
+  constructor(
+    private readonly file: string,
+    private readonly defaultQueue?: string,
+  ) {
+    if (!existsSync(file)) return;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
       if (line === "") continue;
       let entry: JournalLine;
       try {
@@ -47,10 +45,23 @@ export class SqsJournal {
       } catch {
         continue; // a line cut short by a crash: nothing was acknowledged for it
       }
-      if ("sent" in entry) open.set(entry.sent.messageId, entry.sent);
-      else open.delete(entry.done);
+      this.apply(entry);
     }
-    return [...open.values()];
+  }
+
+  /** Messages a queue accepted; one the journal already holds has moved to that queue. */
+  recordSent(messages: JournaledMessage[]): void {
+    this.append(messages.map((sent) => ({ sent })));
+  }
+
+  /** Messages deleted from `queue`; an id the journal holds in another queue (it has moved there) stays. */
+  recordDone(queue: string, messageIds: string[]): void {
+    this.append(messageIds.filter((id) => this.held.get(id)?.queue === queue).map((done) => ({ done })));
+  }
+
+  /** Messages accepted and not deleted, in every journaled queue, in the order they were sent. */
+  pending(): JournaledMessage[] {
+    return [...this.held.values()];
   }
 
   /** Rewrites the file with only the pending messages (write then rename: a crash leaves the old file whole). */
@@ -60,200 +71,237 @@ export class SqsJournal {
     renameSync(`${this.file}.tmp`, this.file);
   }
 
+  private apply(entry: JournalLine): void {
+    if ("sent" in entry) {
+      const queue = entry.sent.queue ?? this.defaultQueue;
+      this.held.delete(entry.sent.messageId);
+      this.held.set(entry.sent.messageId, { ...entry.sent, ...(queue !== undefined ? { queue } : {}) });
+    } else {
+      this.held.delete(entry.done);
+    }
+  }
+
   private append(entries: JournalLine[]): void {
     if (entries.length === 0) return;
     appendFileSync(this.file, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(""));
+    for (const entry of entries) this.apply(entry);
   }
 }
 
 export interface JournaledSqs extends LoopbackServer {
   journal: SqsJournal;
+  /**
+   * Puts messages the journal kept from the last run back in `queueName` (by default every one it holds for that
+   * queue), each with its id, body and attributes: the emulator itself keeps nothing. One past the queue's retention
+   * period is dropped instead. Returns how many went back. Call it once the queue exists, before anything reads it.
+   */
+  restore: (queueName: string, messages?: JournaledMessage[]) => number;
 }
 
+type EmulatorQueue = ReturnType<typeof createRequestHandler>["service"]["Queues"][number];
+type SetRecord = EmulatorQueue["setRecord"];
+
+// An SQS message is at most 1 MiB, and so is a batch's payload; twice that leaves room for the query protocol's
+// encoding.
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+
 /**
- * `local-aws-sqs` (both SQS protocols) behind a loopback front on `port` that journals the messages accepted for
- * `queueName` before it answers the sender. The emulator itself listens on a Unix socket; its queue URLs name the
- * front's port, so every client goes through the front.
+ * `local-aws-sqs` (both SQS protocols: JSON for the SDK and current CLIs, query for Debian's AWS CLI 2.9) on
+ * 127.0.0.1:`port`, with `queueNames` journaled: every message one of them accepts is in the journal before the
+ * sender gets its answer, whoever sent it (SendMessage in either protocol, the emulator's own move to the DLQ, a
+ * message move task), and every message deleted from one is marked done.
  */
 export async function startJournaledSqs(options: {
   port: number;
   journalFile: string;
-  queueName: string;
+  /** The queues that keep their messages across a restart; the first is the one older journal lines name. */
+  queueNames: readonly string[];
   region: string;
   accountId: string;
-  /** Where the emulator listens. @default a fresh path in the temp directory */
-  socketPath?: string;
 }): Promise<JournaledSqs> {
-  const journal = new SqsJournal(options.journalFile);
-  // The emulator listens on a Unix socket, not a second TCP port: nothing else to collide with or to expose.
-  const socketPath =
-    options.socketPath ?? join(tmpdir(), `couch-imagegen-sqs-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
-  const front = await trackAndListen(
-    createServer((request, response) => {
-      void forward(request, response, socketPath, journal, options.queueName);
-    }),
-    options.port,
-  );
-  const { requestHandler } = createRequestHandler({
-    port: front.port,
+  const journal = new SqsJournal(options.journalFile, options.queueNames[0]);
+  const { service, requestHandler } = createRequestHandler({
+    port: options.port,
     hostname: "127.0.0.1",
     region: options.region,
     accountId: options.accountId,
     emulateQueueCreationLifecycle: false,
   });
-  const emulator = createServer((request, response) => void requestHandler(request, response));
-  await new Promise<void>((resolve, reject) => {
-    emulator.once("error", reject);
-    emulator.listen(socketPath, () => resolve());
-  });
+  const unjournaled = new WeakMap<EmulatorQueue, SetRecord>();
+  /** Hooks every journaled queue that exists (one created since the last request included). */
+  const journalQueues = () => {
+    for (const queue of service.Queues) {
+      if (options.queueNames.includes(queue.QueueName) && !unjournaled.has(queue)) {
+        unjournaled.set(queue, journalQueue(queue, journal));
+      }
+    }
+  };
+  const front = await trackAndListen(
+    createServer(
+      guarded((request, response) => {
+        if (Number(request.headers["content-length"] ?? 0) > MAX_REQUEST_BYTES) {
+          response.writeHead(400, { "content-type": "application/json", connection: "close" });
+          response.end(
+            JSON.stringify({
+              __type: "RequestEntityTooLarge",
+              message: "The request is larger than 2 MiB; an SQS message is at most 1 MiB",
+            }),
+          );
+          return;
+        }
+        journalQueues();
+        const handled = requestHandler(request, response);
+        limitBody(request, MAX_REQUEST_BYTES);
+        return handled;
+      }),
+    ),
+    options.port,
+  );
+  // With port 0 the emulator learns its port now, as its own createSqsServer does: queue URLs name it.
+  service.PORT = front.port;
   return {
     ...front,
     journal,
-    close: async () => {
-      await front.close();
-      emulator.closeAllConnections();
-      await new Promise<void>((resolve) => emulator.close(() => resolve()));
-      rmSync(socketPath, { force: true });
+    restore: (queueName, messages) => {
+      journalQueues();
+      const queue = service.Queues.find((candidate) => candidate.QueueName === queueName);
+      const setRecord = queue && unjournaled.get(queue);
+      if (!queue || !setRecord) throw new Error(`${queueName} is not a journaled queue of this SQS emulator`);
+      const held = messages ?? journal.pending().filter((message) => message.queue === queueName);
+      const expired = held.filter(
+        (message) => message.sentAt !== undefined && Date.now() - message.sentAt > queue.MessageRetentionPeriod * 1000,
+      );
+      journal.recordDone(
+        queueName,
+        expired.map((message) => message.messageId),
+      );
+      const kept = held.filter((message) => !expired.includes(message));
+      for (const message of kept) {
+        setRecord(
+          {
+            MessageBody: message.body,
+            MessageAttributes: message.attributes,
+            MessageSystemAttributes: message.systemAttributes,
+          },
+          message.messageId,
+        );
+      }
+      return kept.length;
     },
   };
 }
 
-async function forward(
-  request: IncomingMessage,
-  response: ServerResponse,
-  socketPath: string,
-  journal: SqsJournal,
-  queueName: string,
-): Promise<void> {
-  const { body, tooLarge } = await readBody(request, 2 * 1024 * 1024);
-  if (tooLarge) {
-    response.writeHead(400, { "content-type": "application/json" });
-    response.end(
-      JSON.stringify({
-        __type: "RequestEntityTooLarge",
-        message: "The request is larger than 2 MiB; an SQS message is at most 1 MiB",
-      }),
+/** Journals what `queue` accepts and what is deleted from it; returns its own setRecord, which journals nothing. */
+function journalQueue(queue: EmulatorQueue, journal: SqsJournal): SetRecord {
+  const setRecord = queue.setRecord;
+  queue.setRecord = (input: Record<string, unknown>, messageId?: string) => {
+    const stored = setRecord(input, messageId) as { record: { MessageId: string } };
+    journal.recordSent([
+      {
+        messageId: stored.record.MessageId,
+        body: String(input.MessageBody ?? ""),
+        queue: queue.QueueName,
+        ...(input.MessageAttributes ? { attributes: input.MessageAttributes as Record<string, unknown> } : {}),
+        ...(input.MessageSystemAttributes
+          ? { systemAttributes: input.MessageSystemAttributes as Record<string, unknown> }
+          : {}),
+        sentAt: Date.now(),
+      },
+    ]);
+    return stored;
+  };
+  const deleteMessage = queue.delete.bind(queue);
+  queue.delete = (receiptHandle: string) => {
+    const deleted = deleteMessage(receiptHandle);
+    const messageId = messageIdOf(receiptHandle);
+    if (deleted && messageId) journal.recordDone(queue.QueueName, [messageId]);
+    return deleted;
+  };
+  // A purge (60 s after PurgeQueue, as the emulator does it) and DeleteQueue clear the whole queue.
+  const clearRecords = queue.clearRecords.bind(queue);
+  queue.clearRecords = () => {
+    clearRecords();
+    const held = journal.pending().filter((message) => message.queue === queue.QueueName);
+    journal.recordDone(
+      queue.QueueName,
+      held.map((message) => message.messageId),
     );
-    return;
-  }
-  const answer = await new Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }>(
-    (resolve, reject) => {
-      const upstream = httpRequest(
-        { socketPath, method: request.method, path: request.url, headers: request.headers },
-        (reply) => {
-          readBody(reply, Number.POSITIVE_INFINITY).then(
-            ({ body: replyBody }) =>
-              resolve({ status: reply.statusCode ?? 500, headers: reply.headers, body: replyBody }),
-            reject,
-          );
-        },
-      );
-      upstream.on("error", reject);
-      upstream.end(body);
-    },
-  ).catch((error: unknown) => ({
-    status: 500,
-    headers: { "content-type": "application/json" },
-    body: Buffer.from(JSON.stringify({ __type: "InternalFailure", message: String(error) })),
-  }));
-  if (answer.status === 200) {
-    journal.recordSent(sentMessages(request.headers, body, answer.body, queueName));
-  }
-  response.writeHead(answer.status, answer.headers);
-  response.end(answer.body);
+  };
+  return setRecord;
 }
 
-/** The messages a successful SendMessage/SendMessageBatch put on `queueName`, in either SQS protocol. */
-export function sentMessages(
-  headers: IncomingMessage["headers"],
-  requestBody: Buffer,
-  responseBody: Buffer,
-  queueName: string,
-): JournaledMessage[] {
-  const target = String(headers["x-amz-target"] ?? "");
-  const onQueue = (queueUrl: unknown) => typeof queueUrl === "string" && queueUrl.endsWith(`/${queueName}`);
-  if (target.startsWith("AmazonSQS.")) {
-    const input = JSON.parse(requestBody.toString("utf8") || "{}") as Record<string, unknown>;
-    const output = JSON.parse(responseBody.toString("utf8") || "{}") as Record<string, unknown>;
-    if (!onQueue(input.QueueUrl)) return [];
-    if (target === "AmazonSQS.SendMessage" && typeof output.MessageId === "string") {
-      return [{ messageId: output.MessageId, body: String(input.MessageBody ?? "") }];
-    }
-    if (target === "AmazonSQS.SendMessageBatch") {
-      const bodies = new Map(
-        ((input.Entries ?? []) as { Id: string; MessageBody: string }[]).map((entry) => [entry.Id, entry.MessageBody]),
-      );
-      return ((output.Successful ?? []) as { Id: string; MessageId: string }[]).map((sent) => ({
-        messageId: sent.MessageId,
-        body: bodies.get(sent.Id) ?? "",
-      }));
-    }
-    return [];
+/** local-aws-sqs's receipt handles are base64 of a random UUID followed by JSON that names the message. */
+export function messageIdOf(receiptHandle: string): string | undefined {
+  const decoded = Buffer.from(receiptHandle, "base64").toString("utf8");
+  try {
+    const { MessageId } = JSON.parse(decoded.slice(decoded.indexOf("{"))) as { MessageId?: unknown };
+    return typeof MessageId === "string" ? MessageId : undefined;
+  } catch {
+    return undefined;
   }
-  // The query protocol (the AWS CLI 2.9): a form-encoded request, an XML answer.
-  const form = new URLSearchParams(requestBody.toString("utf8"));
-  if (!onQueue(form.get("QueueUrl"))) return [];
-  const xml = responseBody.toString("utf8");
-  if (form.get("Action") === "SendMessage") {
-    const messageId = /<MessageId>([^<]+)<\/MessageId>/.exec(xml)?.[1];
-    return messageId ? [{ messageId, body: form.get("MessageBody") ?? "" }] : [];
-  }
-  if (form.get("Action") === "SendMessageBatch") {
-    const bodies = new Map<string, string>();
-    for (let index = 1; form.has(`SendMessageBatchRequestEntry.${index}.Id`); index += 1) {
-      bodies.set(
-        form.get(`SendMessageBatchRequestEntry.${index}.Id`) ?? "",
-        form.get(`SendMessageBatchRequestEntry.${index}.MessageBody`) ?? "",
-      );
-    }
-    return [...xml.matchAll(/<SendMessageBatchResultEntry>([\s\S]*?)<\/SendMessageBatchResultEntry>/g)].flatMap(
-      ([, entry]) => {
-        const id = /<Id>([^<]+)<\/Id>/.exec(entry ?? "")?.[1];
-        const messageId = /<MessageId>([^<]+)<\/MessageId>/.exec(entry ?? "")?.[1];
-        return id && messageId ? [{ messageId, body: bodies.get(id) ?? "" }] : [];
-      },
-    );
-  }
-  return [];
+}
+
+/** Ends a connection whose body (chunked, so without a length to refuse up front) grows past `limit` bytes. */
+function limitBody(request: IncomingMessage, limit: number): void {
+  let size = 0;
+  request.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) request.socket.destroy();
+  });
 }
 
 /**
- * Hands the jobs-queue messages the journal kept from the last run (the emulator forgets them) to the start-job SQS
- * adapter with their original ids, in batches as the event source mapping would. One that still fails goes back on
- * the queue as a new message, so the poller retries it.
+ * Hands the messages the journal kept for `queueName` from the last run to the start-job SQS adapter, with their
+ * ids, in batches as the event source mapping would, before anything else reads the queue: a job whose execution
+ * had started finds it (the jobId is the message id), so nothing runs twice. One that fails again goes back on the
+ * queue with its id, for the poller to retry and, past maxReceiveCount, to move to the DLQ. Returns how many were
+ * handed over.
  */
 export async function redeliverJournaled(
-  journal: SqsJournal,
+  sqs: JournaledSqs,
   deps: {
-    sqs: SQSClient;
-    queueUrl: string;
+    queueName: string;
     queueArn: string;
     handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
     log: (entry: Record<string, unknown>) => void;
   },
 ): Promise<number> {
-  const pending = journal.pending();
+  const pending = sqs.journal.pending().filter((message) => message.queue === deps.queueName);
   for (let start = 0; start < pending.length; start += 10) {
     const batch = pending.slice(start, start + 10);
     const event: SQSEvent = {
       Records: batch.map((message) =>
         toRecord(
-          { MessageId: message.messageId, Body: message.body, Attributes: { ApproximateReceiveCount: "2" } },
+          {
+            MessageId: message.messageId,
+            Body: message.body,
+            Attributes: { ApproximateReceiveCount: "2" },
+            MessageAttributes: message.attributes as Message["MessageAttributes"],
+          },
           deps,
         ),
       ),
     };
-    const failed = new Set((await deps.handler(event)).batchItemFailures.map((failure) => failure.itemIdentifier));
-    for (const message of batch.filter((entry) => failed.has(entry.messageId))) {
-      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: message.body }));
+    const failed = await deps.handler(event).then(
+      (result) => new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier)),
+      (error: unknown) => {
+        deps.log({ level: "ERROR", message: "start-job threw on a redelivered batch", error: String(error) });
+        return new Set(batch.map((message) => message.messageId));
+      },
+    );
+    const again = batch.filter((message) => failed.has(message.messageId));
+    sqs.restore(deps.queueName, again);
+    for (const message of again) {
       deps.log({
         level: "WARN",
-        message: "Redelivered message failed again; queued anew",
+        message: "Redelivered message failed again; back on the queue",
         messageId: message.messageId,
       });
     }
-    journal.recordDone(batch.map((message) => message.messageId));
+    sqs.journal.recordDone(
+      deps.queueName,
+      batch.filter((message) => !failed.has(message.messageId)).map((message) => message.messageId),
+    );
   }
-  journal.compact();
   return pending.length;
 }

@@ -18,8 +18,6 @@ export interface SqsPollerOptions {
   visibilityTimeoutSeconds: number;
   /** Concurrent pollers, as the mapping's concurrency. */
   pollers: number;
-  /** Told the ids of the messages it deleted after the handler took them. */
-  onConsumed?: (messageIds: string[]) => void;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -94,7 +92,6 @@ async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise
       }),
     );
   }
-  options.onConsumed?.(done.map((message) => message.MessageId ?? ""));
   return messages.length;
 }
 

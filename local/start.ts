@@ -2,14 +2,18 @@
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG } from "../functions/shared/models/catalog";
 import { LIFECYCLE_STATUSES, type StandInLifecycleStatus } from "./bedrock-stand-in";
 import { CommandLine } from "./command-line";
-import { DEFAULT_PORTS, type LocalPorts, type LocalStack, PortInUseError, startLocalStack } from "./local-stack";
+import { DEFAULT_PORTS, type LocalPorts, type LocalStack, startLocalStack } from "./local-stack";
+import { StartRefusedError } from "./start-refusals";
 
 const started = performance.now();
 
 /** Each flag also reads `COUCHGEN_LOCAL_<NAME>` (e.g. COUCHGEN_LOCAL_API_PORT=8080). */
 const FLAGS = {
   help: { type: "boolean", description: "show this help" },
-  fresh: { type: "boolean", description: "start empty: delete the data directory first" },
+  fresh: {
+    type: "boolean",
+    description: "start empty: delete what a stack wrote in the data directory (refused while a stack uses it)",
+  },
   "data-dir": { type: "string", description: "where S3 objects, tables and executions are kept (default .local/)" },
   "api-port": { type: "string", description: `local API Gateway (default ${DEFAULT_PORTS.api})` },
   "sfn-port": { type: "string", description: `Step Functions endpoint (default ${DEFAULT_PORTS.stepFunctions})` },
@@ -152,15 +156,19 @@ function parseFlags() {
 function banner(stack: LocalStack, readyMs: number, apiKey: string | undefined): string {
   const cli = "aws --no-sign-request --region us-east-1";
   const keyHeader = apiKey ? ` -H 'x-api-key: ${apiKey}'` : "";
+  const sqsUrl = new URL(stack.queueUrl).origin;
   const redelivered = stack.redelivered
     ? `\nRedelivered ${stack.redelivered} queued message(s) kept from the last run to start-job.`
+    : "";
+  const deadLetters = stack.deadLetters
+    ? `\nThe DLQ still holds ${stack.deadLetters} message(s) from the last run.`
     : "";
   const resumed = stack.resumed.length
     ? `\nResumed ${stack.resumed.length} execution(s) that were running when the stack last stopped.`
     : "";
   return `
 couch-imagegen local stack: ready in ${Math.round(readyMs)} ms (everything on 127.0.0.1, no AWS account used)
-${resumed}${redelivered}
+${resumed}${redelivered}${deadLetters}
   API                 ${stack.apiUrl}        POST /generate-image, GET /jobs/{jobId}
   SQS queue           ${stack.queueUrl}
   SQS dead letters    ${stack.dlqUrl}
@@ -175,10 +183,10 @@ ${resumed}${redelivered}
 Try it:
   curl -s -X POST ${stack.apiUrl}/generate-image -H 'Content-Type: application/json'${keyHeader} -d '{"prompt":"a lighthouse at dawn"}'
   curl -s ${stack.apiUrl}/jobs/<jobId>${keyHeader}
-  ${cli} sqs send-message --endpoint-url ${stack.queueUrl.replace(/\/\d+\/[^/]+$/, "")} --queue-url ${stack.queueUrl} --message-body 'me on top of a pyramid'
+  ${cli} sqs send-message --endpoint-url ${sqsUrl} --queue-url ${stack.queueUrl} --message-body 'me on top of a pyramid'
   ${cli} stepfunctions list-executions --endpoint-url ${stack.stepFunctionsUrl} --state-machine-arn ${stack.stateMachineArn}
   ${cli} s3 ls --endpoint-url ${stack.s3Url} s3://${stack.bucket}/${stack.keyPrefix}/generated_images/
-  ${cli} sqs receive-message --endpoint-url ${stack.snsUrl} --queue-url ${stack.alertsInboxUrl}   (failure notifications)
+  ${cli} sqs receive-message --endpoint-url ${sqsUrl} --queue-url ${stack.alertsInboxUrl}   (failure notifications)
 
 Ctrl-C stops everything.
 `;
@@ -190,28 +198,39 @@ async function main(): Promise<void> {
     process.stdout.write(commandLine.usage());
     return;
   }
-  const stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });
-  process.stdout.write(banner(stack, performance.now() - started, options.apiKey));
+  let stack: LocalStack | undefined;
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  const stop = async (reason: string, code: number) => {
+    // Before the stack is up, or a second Ctrl-C while it stops: leave now (the data directory's lock goes on exit).
+    if (!stack || stopping) process.exit(code === 0 ? 130 : code);
     stopping = true;
-    console.log(`\n${signal}: stopping (waiting up to 5 s for running executions)...`);
+    console.log(`\n${reason}: stopping (waiting up to 5 s for running executions)...`);
     await stack.stop();
     console.log("Stopped; ports are free.");
-    process.exit(0);
+    process.exit(code);
   };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT", 0));
+  process.on("SIGTERM", () => void stop("SIGTERM", 0));
+  // A bug must not leave the ports or the data directory's lock taken: say what failed, stop, exit 1.
+  const crash = (error: unknown) => {
+    process.stderr.write(`The local stack failed: ${describeError(error)}\n`);
+    void stop("Failure", 1);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
+  stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });
+  process.stdout.write(banner(stack, performance.now() - started, options.apiKey));
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof PortInUseError) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `The local stack could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
+  process.stderr.write(
+    error instanceof StartRefusedError
+      ? `${error.message}\n`
+      : `The local stack could not start: ${describeError(error)}\n`,
+  );
   process.exit(1);
 });

@@ -64,9 +64,7 @@ export async function startStepFunctionsEndpoint(
     },
   };
 
-  return listenOnLoopback((request, response) => {
-    void handle(request, response, operations);
-  }, port);
+  return listenOnLoopback((request, response) => handle(request, response, operations), port);
 }
 
 async function handle(

@@ -1,7 +1,7 @@
 // Shared by the e2e files: start the local stack in this process on free ports, talk to it as a client would
 // (HTTP, SDK clients, the AWS CLI), and wait for jobs with bounded polls that fail with what they last saw.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -361,4 +361,40 @@ function listen(port: number): Promise<ReturnType<typeof createServer>> {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve(server));
   });
+}
+
+/** One AWS CLI the printed commands are tried with: where it is, or why it is missing. */
+export interface AwsCliUnderTest {
+  label: string;
+  path: string | undefined;
+  /** What to install when `path` is undefined. */
+  missing: string;
+}
+
+/**
+ * The two AWS CLIs that reach the local endpoints differently: Debian's awscli 2.9 at /usr/bin/aws speaks SQS's
+ * query protocol; the other `aws` on PATH (AWS CLI v1 from pip, or a current v2 such as GitHub's runners ship)
+ * speaks SQS's JSON protocol. Every command `npm start` prints must work with both.
+ */
+export const AWS_CLIS: AwsCliUnderTest[] = [
+  {
+    label: "the aws on PATH (SQS JSON protocol)",
+    path: pathOfOther("aws", "/usr/bin/aws"),
+    missing: "No `aws` other than /usr/bin/aws is on PATH: install AWS CLI v1 (`pip install awscli`) or a current v2",
+  },
+  {
+    label: "/usr/bin/aws, Debian's AWS CLI 2.9 (SQS query protocol)",
+    path: existsSync("/usr/bin/aws") ? "/usr/bin/aws" : undefined,
+    missing: "/usr/bin/aws is missing: install Debian's AWS CLI 2.9 with `apt-get install -y awscli`",
+  },
+];
+
+/** The first executable `name` on PATH that is not `other` (nor a link to it). */
+function pathOfOther(name: string, other: string): string | undefined {
+  const resolvedOther = existsSync(other) ? realpathSync(other) : other;
+  return (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((directory) => directory !== "")
+    .map((directory) => join(directory, name))
+    .find((candidate) => existsSync(candidate) && realpathSync(candidate) !== resolvedOther);
 }

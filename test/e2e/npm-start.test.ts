@@ -1,12 +1,15 @@
 // `npm start` itself, as a developer runs it: `node --import tsx local/start.ts` in a child process on ports picked
 // free, three runs on one data dir. Run 1 (--fresh) prints the endpoints and example commands, the printed curl and
-// aws commands work as printed, nothing listens beyond loopback, and Ctrl-C (SIGINT) exits 0 and frees every port;
-// run 2 (same data dir) still answers for run 1's job and still has its image; run 3 (--fresh) starts empty.
-// The steps run in file order, each using what the one before left. It cannot show AWS itself: the stack is the
-// local one (emulators and the Bedrock stand-in), and `npm` itself is not in the loop (npm start runs this command).
+// aws commands work as printed with both AWS CLIs (one speaking SQS's JSON protocol, and Debian's 2.9, which speaks
+// its query protocol), nothing listens beyond loopback, a second `--fresh` on its data dir is refused without
+// deleting anything, and Ctrl-C (SIGINT) exits 0 and frees every port; run 2 (same data dir) still answers for run
+// 1's job and still has its image; run 3 (--fresh) starts empty; a run whose code throws an uncaught exception
+// stops, exits 1 and frees its ports and data dir. The steps run in file order, each using what the one before
+// left. It cannot show AWS itself: the stack is the local one (emulators and the Bedrock stand-in), and `npm`
+// itself is not in the loop (npm start runs this command).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,16 +20,9 @@ import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from "@aws
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JobStatus } from "../../functions/job-status/job-status";
+import { DATA_DIR_LOCK } from "../../local/data-dir";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
-import {
-  assertAwsCli,
-  assertPortFree,
-  freePorts,
-  onPath,
-  pollUntil,
-  skipWithoutAwsCli,
-  toolEnvironment,
-} from "./helpers";
+import { AWS_CLIS, assertPortFree, freePorts, onPath, pollUntil, toolEnvironment } from "./helpers";
 
 const execFileAsync = promisify(execFile);
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -66,11 +62,11 @@ class StackProcess {
    * Starts `node --import tsx local/start.ts` on free ports and waits (bounded) for its banner. A port taken by
    * another process between picking and binding it makes the stack refuse to start: then it tries new ports, twice.
    */
-  static async start(flags: string[], attempts = 3): Promise<StackProcess> {
+  static async start(flags: string[], attempts = 3, nodeFlags: string[] = []): Promise<StackProcess> {
     const [api, sfn, sqs, s3, dynamodb, sns, bedrock] = await freePorts(PORT_FLAGS.length);
     const ports = { api, sfn, sqs, s3, dynamodb, sns, bedrock } as Ports;
     const portFlags = PORT_FLAGS.flatMap((name) => [`--${name}-port`, String(ports[name])]);
-    const child = spawn(process.execPath, ["--import", "tsx", START, ...flags, ...portFlags], {
+    const child = spawn(process.execPath, ["--import", "tsx", ...nodeFlags, START, ...flags, ...portFlags], {
       cwd: REPO,
       env: toolEnvironment(),
       stdio: ["ignore", "pipe", "pipe"],
@@ -80,7 +76,9 @@ class StackProcess {
     try {
       await run.waitForOutput(READY_LINE, START_TIMEOUT_MS);
     } catch (error) {
-      if (attempts > 1 && /is in use on 127\.0\.0\.1/.test(run.output)) return StackProcess.start(flags, attempts - 1);
+      if (attempts > 1 && /is in use on 127\.0\.0\.1/.test(run.output)) {
+        return StackProcess.start(flags, attempts - 1, nodeFlags);
+      }
       throw error;
     }
     return run;
@@ -109,11 +107,16 @@ class StackProcess {
   /** Ctrl-C: SIGINT, then the exit (bounded; past the bound it is killed and the test fails). */
   async interrupt(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.child.kill("SIGINT");
+    return this.exit();
+  }
+
+  /** Its exit (bounded; past the bound it is killed and the test fails). */
+  async exit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref());
     const result = await Promise.race([this.exited, timeout]);
     if (result === "timeout") {
       this.child.kill("SIGKILL");
-      throw new Error(`npm start did not exit within ${STOP_TIMEOUT_MS} ms of SIGINT; its output:\n${this.output}`);
+      throw new Error(`npm start did not exit within ${STOP_TIMEOUT_MS} ms; its output:\n${this.output}`);
     }
     return result;
   }
@@ -151,6 +154,24 @@ async function runPrinted(command: string): Promise<string> {
   }
 }
 
+/** Runs `npm start` with `args` to its exit (bounded: one that keeps running is killed and counts as code -1). */
+async function runToExit(args: string[]): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ["--import", "tsx", START, ...args], {
+      cwd: REPO,
+      env: toolEnvironment(),
+      timeout: 20_000,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === "number" ? failed.code : -1,
+      output: `${failed.stdout ?? ""}${failed.stderr ?? ""}`,
+    };
+  }
+}
+
 async function getJob(run: StackProcess, jobId: string): Promise<{ status: number; job: JobStatus }> {
   const response = await fetch(`${run.apiUrl}/jobs/${jobId}`);
   return { status: response.status, job: (await response.json()) as JobStatus };
@@ -164,6 +185,18 @@ async function waitForSucceeded(run: StackProcess, jobId: string): Promise<JobSt
   );
   expect(job.status).toBe("SUCCEEDED");
   return job;
+}
+
+/** POSTs a job (not through the printed commands, which need curl) and waits for it to succeed. */
+async function submitAndWait(run: StackProcess): Promise<string> {
+  const response = await fetch(`${run.apiUrl}/generate-image`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ prompt: "a lighthouse that must survive" }),
+  });
+  const { jobId } = (await response.json()) as { jobId: string };
+  await waitForSucceeded(run, jobId);
+  return jobId;
 }
 
 function clients(run: StackProcess) {
@@ -282,22 +315,52 @@ describe("run 1: npm start -- --fresh", () => {
     },
   );
 
-  it.skipIf(skipWithoutAwsCli)("the printed aws commands work as printed", async () => {
-    assertAwsCli();
-    const sent = JSON.parse(await runPrinted(run.printedCommand(/ sqs send-message /))) as { MessageId: string };
-    await waitForSucceeded(run, sent.MessageId);
+  // The two CLIs run side by side: each sends its own message and reads the same endpoints.
+  for (const cli of AWS_CLIS) {
+    const cliTest = cli.path || process.env.CI ? it.concurrent : it.skip;
+    cliTest(`the printed aws commands work as printed with ${cli.label}`, async ({ expect }) => {
+      if (!cli.path) throw new Error(cli.missing);
+      const withCli = (pattern: RegExp) => run.printedCommand(pattern).replace(/^aws /, `${cli.path} `);
+      const sent = JSON.parse(await runPrinted(withCli(/ sqs send-message /))) as { MessageId: string };
+      await waitForSucceeded(run, sent.MessageId);
 
-    const [executions, listing, inbox] = await Promise.all([
-      runPrinted(run.printedCommand(/ stepfunctions list-executions /)),
-      runPrinted(run.printedCommand(/ s3 ls /)),
-      runPrinted(run.printedCommand(/ sqs receive-message /)),
+      const [executions, listing, inbox] = await Promise.all([
+        runPrinted(withCli(/ stepfunctions list-executions /)),
+        runPrinted(withCli(/ s3 ls /)),
+        runPrinted(withCli(/ sqs receive-message /)),
+      ]);
+
+      expect(JSON.parse(executions).executions).toContainEqual(
+        expect.objectContaining({ name: sent.MessageId, status: "SUCCEEDED" }),
+      );
+      expect(listing).toContain(`${sent.MessageId}.png`);
+      expect(inbox.trim()).toBe(""); // nothing failed, so no failure notification
+    });
+  }
+
+  it("a second npm start -- --fresh on its data dir is refused, exit 1, and deletes nothing", async () => {
+    // Prepare: a job whose record and image must survive; one start on run 1's ports, one on free ports.
+    const jobId = await submitAndWait(run);
+    const flagsFor = (ports: readonly number[]) =>
+      PORT_FLAGS.flatMap((name, index) => [`--${name}-port`, String(ports[index])]);
+    const otherPortNumbers = await freePorts(PORT_FLAGS.length);
+
+    // Act
+    const [samePorts, otherPorts] = await Promise.all([
+      runToExit(["--fresh", "--data-dir", dataDir, ...flagsFor(PORT_FLAGS.map((name) => run.ports[name]))]),
+      runToExit(["--fresh", "--data-dir", dataDir, ...flagsFor(otherPortNumbers)]),
     ]);
+    const { status, job } = await getJob(run, jobId);
 
-    expect(JSON.parse(executions).executions).toContainEqual(
-      expect.objectContaining({ name: sent.MessageId, status: "SUCCEEDED" }),
-    );
-    expect(listing).toContain(`${sent.MessageId}.png`);
-    expect(inbox.trim()).toBe(""); // nothing failed, so no failure notification
+    // Assess
+    expect(samePorts.code).toBe(1);
+    expect(samePorts.output).toMatch(/^Port \d+ \(api\) is in use on 127\.0\.0\.1: stop what holds it/m);
+    expect(otherPorts.code).toBe(1);
+    expect(otherPorts.output).toContain(`The data directory ${dataDir} is in use by another local stack (pid `);
+    expect(otherPorts.output).not.toContain("ready in");
+    expect([status, job.status]).toEqual([200, "SUCCEEDED"]);
+    expect((await fetch(String(job.imageUrl))).status).toBe(200);
+    expect(["s3", "dynamodb", "executions"].filter((entry) => !existsSync(join(dataDir, entry)))).toEqual([]);
   });
 
   it("Ctrl-C: exits 0 within 10 s, says so, and every port it used can be bound again", async () => {
@@ -351,23 +414,9 @@ describe("run 3: npm start -- --fresh on the same data dir", () => {
 });
 
 describe("npm start refuses what it cannot do, saying what to change", () => {
-  const run = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await execFileAsync(process.execPath, ["--import", "tsx", START, ...args], {
-        cwd: REPO,
-        env: toolEnvironment(),
-        timeout: 20_000,
-      });
-      return { code: 0, output: stdout + stderr };
-    } catch (error) {
-      const failed = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: failed.code ?? -1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
-    }
-  };
-
   it("an unknown flag or a bad value: exit 2 with the problem and the list of flags", async () => {
-    const unknown = await run(["--bogus"]);
-    const badPort = await run(["--api-port", "http"]);
+    const unknown = await runToExit(["--bogus"]);
+    const badPort = await runToExit(["--api-port", "http"]);
 
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain("Unknown option '--bogus'");
@@ -381,7 +430,7 @@ describe("npm start refuses what it cannot do, saying what to change", () => {
     const holder = createServer().listen(taken, "127.0.0.1");
     await once(holder, "listening");
     try {
-      const result = await run(["--data-dir", join(dataDir, "port-taken"), "--api-port", String(taken)]);
+      const result = await runToExit(["--data-dir", join(dataDir, "port-taken"), "--api-port", String(taken)]);
 
       expect(result.code).toBe(1);
       expect(result.output).toContain(
@@ -391,5 +440,29 @@ describe("npm start refuses what it cannot do, saying what to change", () => {
     } finally {
       holder.close();
     }
+  });
+});
+
+describe("npm start when a bug throws", () => {
+  // Preloaded into the stack's process: an uncaught exception once the banner is out.
+  const THROW_WHEN_READY = `data:text/javascript,${encodeURIComponent(
+    `const write = process.stdout.write.bind(process.stdout);
+     process.stdout.write = (chunk, ...rest) => {
+       if (String(chunk).includes(${JSON.stringify(READY_LINE)})) setImmediate(() => { throw new Error("injected failure"); });
+       return write(chunk, ...rest);
+     };`,
+  )}`;
+
+  it("an uncaught exception: says what failed, stops, exits 1, and frees every port and the data dir", async () => {
+    const crashDataDir = join(dataDir, "crash");
+    const run = await StackProcess.start(["--data-dir", crashDataDir, "--quiet"], 3, ["--import", THROW_WHEN_READY]);
+
+    const exit = await run.exit();
+
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(run.output).toContain("The local stack failed: Error: injected failure");
+    expect(run.output).toContain("Stopped; ports are free.");
+    for (const port of Object.values(run.ports)) await assertPortFree(port);
+    expect(existsSync(join(crashDataDir, DATA_DIR_LOCK))).toBe(false);
   });
 });

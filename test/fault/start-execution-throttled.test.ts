@@ -97,8 +97,8 @@ describe("StartExecution throttled on the SQS path", () => {
     );
 
     expect(dead.find((message) => message.MessageId === messageId)?.Body).toBe(body);
-    // The local DLQ is in memory too: the journal keeps the message, so a restart gives it to start-job again
-    // instead of losing it.
+    // The local DLQ is in memory too: the journal keeps the message, so a restart puts it back in the DLQ
+    // instead of losing it (test/e2e/local-dlq-restart.test.ts).
     const journal = new SqsJournal(join(env.stack.dataDir, "sqs-journal.jsonl"));
     expect(journal.pending().map((message) => message.messageId)).toContain(messageId);
     expect(deliveriesOf(prompt)).toBe(MAX_RECEIVE_COUNT);

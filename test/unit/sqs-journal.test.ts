@@ -1,7 +1,8 @@
 // Verifies the local stack's SQS journal: what it holds after messages are sent, moved and deleted (and after a
 // crash cuts its last line), and, through the real in-process SQS emulator on a free port, that the journaled
 // queues' messages are journaled whichever SQS protocol sent them, that a message moved to the DLQ by the emulator
-// moves in the journal, and that a restart puts each message back in its own queue with its id, body and attributes.
+// moves in the journal, that a restart puts the DLQ's messages back in the DLQ with their ids, bodies and attributes,
+// and hands the jobs queue's to start-job with their ids (one failing again goes back on the jobs queue, same id).
 // It cannot show the whole stack's restart (test/e2e/local-dlq-restart.test.ts, test/fault/kill-restart.test.ts).
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,8 +17,15 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
-import { type JournaledSqs, messageIdOf, SqsJournal, startJournaledSqs } from "../../local/sqs-journal";
+import {
+  type JournaledSqs,
+  messageIdOf,
+  redeliverJournaled,
+  SqsJournal,
+  startJournaledSqs,
+} from "../../local/sqs-journal";
 import { pollUntil } from "../e2e/helpers";
 
 const JOBS = "couch-imagegen-jobs";
@@ -181,11 +189,11 @@ describe("startJournaledSqs: the emulator's queues, journaled", () => {
 
     // Act: a new emulator (it kept nothing) on the same journal.
     const after = await start(file);
-    const restored = after.sqs.restore();
+    const restored = after.sqs.restore(DLQ);
 
     // Assess
     expect(journaled).toEqual([expect.objectContaining({ messageId: sent.MessageId, queue: DLQ })]);
-    expect(Object.fromEntries(restored)).toEqual({ [DLQ]: 1 });
+    expect(restored).toBe(1);
     expect(await peek(after.client, after.dlqUrl)).toEqual([
       expect.objectContaining({
         MessageId: sent.MessageId,
@@ -196,30 +204,74 @@ describe("startJournaledSqs: the emulator's queues, journaled", () => {
     expect(await peek(after.client, after.jobsUrl)).toEqual([]);
   });
 
-  it("a restart puts a jobs-queue message back on the jobs queue with its id, and drops one past its retention", async () => {
+  it("restore drops a message past its queue's retention period instead of putting it back", async () => {
     // Prepare
     const file = journalFile();
     const day = 24 * 60 * 60 * 1000;
     writeFileSync(
       file,
       [
-        { sent: { messageId: "m-kept", body: "still wanted", queue: JOBS, sentAt: Date.now() - day } },
-        { sent: { messageId: "m-expired", body: "too old", queue: JOBS, sentAt: Date.now() - 5 * day } },
+        { sent: { messageId: "m-kept", body: "still wanted", queue: DLQ, sentAt: Date.now() - day } },
+        { sent: { messageId: "m-expired", body: "too old", queue: DLQ, sentAt: Date.now() - 5 * day } },
       ]
         .map((line) => `${JSON.stringify(line)}\n`)
         .join(""),
     );
-    const { sqs, client, jobsUrl } = await start(file);
+    const { sqs, client, dlqUrl } = await start(file);
 
     // Act
-    const restored = sqs.restore();
+    const restored = sqs.restore(DLQ);
 
     // Assess: the emulator's default retention, as SQS's, is 4 days.
-    expect(Object.fromEntries(restored)).toEqual({ [JOBS]: 1 });
-    expect((await peek(client, jobsUrl)).map((message) => [message.MessageId, message.Body])).toEqual([
+    expect(restored).toBe(1);
+    expect((await peek(client, dlqUrl)).map((message) => [message.MessageId, message.Body])).toEqual([
       ["m-kept", "still wanted"],
     ]);
     expect(new SqsJournal(file).pending().map((message) => message.messageId)).toEqual(["m-kept"]);
+  });
+
+  it("redelivery hands the jobs queue's messages to start-job with their ids; one failing again is back on the queue with its id", async () => {
+    // Prepare: a journal from the last run, one message per queue.
+    const file = journalFile();
+    writeFileSync(
+      file,
+      [
+        { sent: { messageId: "m-ok", body: "starts now", queue: JOBS } },
+        { sent: { messageId: "m-again", body: "fails again", queue: JOBS } },
+        { sent: { messageId: "m-dead", body: "poison", queue: DLQ } },
+      ]
+        .map((line) => `${JSON.stringify(line)}\n`)
+        .join(""),
+    );
+    const { sqs, client, jobsUrl } = await start(file, 10);
+    const events: SQSEvent[] = [];
+    const log: Record<string, unknown>[] = [];
+
+    // Act
+    const count = await redeliverJournaled(sqs, {
+      queueName: JOBS,
+      queueArn: `arn:aws:sqs:us-east-1:${ACCOUNT}:${JOBS}`,
+      handler: async (event) => {
+        events.push(event);
+        return { batchItemFailures: [{ itemIdentifier: "m-again" }] };
+      },
+      log: (entry) => log.push(entry),
+    });
+
+    // Assess
+    expect(count).toBe(2);
+    expect(events.flatMap((event) => event.Records.map((record) => [record.messageId, record.body]))).toEqual([
+      ["m-ok", "starts now"],
+      ["m-again", "fails again"],
+    ]);
+    expect((await peek(client, jobsUrl)).map((message) => [message.MessageId, message.Body])).toEqual([
+      ["m-again", "fails again"],
+    ]);
+    expect(sqs.journal.pending().map((message) => [message.messageId, message.queue])).toEqual([
+      ["m-again", JOBS],
+      ["m-dead", DLQ],
+    ]);
+    expect(log).toEqual([expect.objectContaining({ level: "WARN", messageId: "m-again" })]);
   });
 
   it("DeleteQueue marks everything the queue held done", async () => {

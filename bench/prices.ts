@@ -1,7 +1,10 @@
+import { imagePriceUsd, resolveModel } from "../functions/shared/models/catalog";
+
 /**
  * Public on-demand prices of everything beyond Bedrock, us-east-1, as docs/ARCHITECTURE.md §2.2 lists them with the copy
  * each was read from and its date (this sandbox has no internet; the architecture document's sources are the project's
- * one record of them). The Bedrock price per image is per model: MODEL_PRICES below, with docs/MODELS.md, Prices.
+ * one record of them). The Bedrock price per image is per model: MODEL_PRICES below, whose figures are the model catalog's
+ * (functions/shared/models/catalog.ts, which GenerateImage's spend metric reads too), with docs/MODELS.md, Prices.
  * No free tiers are applied: a production account at volume is past them. Re-check before a budget decision.
  */
 export const PRICE_SOURCE = "docs/ARCHITECTURE.md §2.2 (prices used)";
@@ -96,6 +99,11 @@ export interface ModelPrice extends Price {
   confirmed: boolean;
 }
 
+/** The catalog's price of a 1024x1024 image of `modelId`: one copy of each figure, shared with the spend metric. */
+function catalogUsd(modelId: string, quality: "standard" | "premium" = "standard"): number {
+  return imagePriceUsd(resolveModel(modelId).model, { quality, width: 1024, height: 1024 });
+}
+
 /**
  * Bedrock price per image, per model id. Only Nova Canvas's figures come from an AWS source (the AWS Price List Bulk API,
  * as the project already cites it); the stored copies of aws.amazon.com/bedrock/pricing render no figures, and no AWS
@@ -110,7 +118,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Active",
     region: "us-west-2",
     confirmed: false,
-    usd: 0.04,
+    usd: catalogUsd("stability.stable-image-core-v1:1"),
     unit: "image (any aspect ratio)",
     source:
       "NOT on an AWS page found here; third-party: AWS Marketplace rate card observed via ListFoundationModelAgreementOffers (public build notes), and public price maps",
@@ -122,7 +130,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Active",
     region: "us-west-2",
     confirmed: false,
-    usd: 0.14,
+    usd: catalogUsd("stability.stable-image-ultra-v1:1"),
     unit: "image (any aspect ratio)",
     source:
       "NOT on an AWS page found here; third-party: Marketplace rate card observed (public build notes) and public price maps; one third-party note says ~$0.08",
@@ -134,7 +142,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Active",
     region: "us-west-2",
     confirmed: false,
-    usd: 0.08,
+    usd: catalogUsd("stability.sd3-5-large-v1:0"),
     unit: "image (any aspect ratio)",
     source: "NOT on an AWS page found here; third-party public price maps only (one third-party note says ~$0.06)",
   },
@@ -146,7 +154,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Legacy 2026-03-30, EOL 2026-09-30",
     region: "us-east-1",
     confirmed: true,
-    usd: 0.04,
+    usd: catalogUsd("amazon.nova-canvas-v1:0", "standard"),
     unit: "image, standard, up to 1024x1024 (up to 2048x2048: $0.06)",
     source: "AWS Price List Bulk API, AmazonBedrock us-east-1, publication 2026-09-01",
   },
@@ -158,7 +166,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Legacy 2026-03-30, EOL 2026-09-30",
     region: "us-east-1",
     confirmed: true,
-    usd: 0.06,
+    usd: catalogUsd("amazon.nova-canvas-v1:0", "premium"),
     unit: "image, premium, up to 1024x1024 (up to 2048x2048: $0.08)",
     source: "AWS Price List Bulk API, AmazonBedrock us-east-1, publication 2026-09-01",
   },
@@ -169,7 +177,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "Legacy 2025-12-30, EOL 2026-06-30",
     region: "us-east-1",
     confirmed: false,
-    usd: 0.01,
+    usd: catalogUsd("amazon.titan-image-generator-v2:0"),
     unit: "image, standard, 1024x1024",
     source: "assumption (docs/ARCHITECTURE.md §2.2: not found in stored material); third-party price maps say $0.008",
   },
@@ -180,7 +188,7 @@ export const MODEL_PRICES: readonly ModelPrice[] = [
     lifecycle: "not listed on the Model lifecycle pages read",
     region: "us-east-1",
     confirmed: false,
-    usd: 0.01,
+    usd: catalogUsd("amazon.titan-image-generator-v1"),
     unit: "image, standard, 1024x1024",
     source: "assumption, as for v2 (no AWS figure found); third-party price maps say $0.008",
   },

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { errorName } from "../shared/aws-errors";
 import { apiCaller } from "../shared/job-caller";
+import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
 import { excerpt } from "../shared/quoted-text";
 import { json } from "../start-job/api-adapter";
 import { getJobStatus, type JobStatusDeps } from "./job-status";
@@ -17,29 +17,31 @@ const THROTTLING_ERRORS = new Set([
  */
 export async function handleJobStatusRequest(
   event: APIGatewayProxyEvent,
-  deps: JobStatusDeps & { log?: (entry: Record<string, unknown>) => void },
+  // This invocation's logger (default: none); the adapter adds the jobId and the request id (`correlation_id`).
+  deps: JobStatusDeps & { log?: PipelineLogger },
 ): Promise<APIGatewayProxyResult> {
+  const { log = SILENT_LOGGER } = deps;
   const jobId = decodedPathParameter(event.pathParameters?.jobId ?? "");
+  // A valid jobId is at most 80 characters; the path can carry kilobytes.
+  log.appendKeys({ jobId: excerpt(jobId, 100), correlation_id: event.requestContext.requestId });
   try {
     const result = await getJobStatus(jobId, deps, apiCaller(event.requestContext.identity?.apiKeyId));
+    // Clients poll: one line per answer only at DEBUG.
+    log.debug("Job status answered", { status: result.found ? result.job.status : "not found" });
     return result.found
       ? json(200, result.job, { "Cache-Control": "no-store" })
       : json(404, { message: result.message });
   } catch (error) {
-    deps.log?.({
-      level: "ERROR",
-      message: "Job status lookup failed",
-      jobId,
-      error: errorName(error),
-      detail: excerpt(String(error), 200),
-    });
-    if (THROTTLING_ERRORS.has(errorName(error))) {
+    const failure = failureAttributes(error);
+    if (THROTTLING_ERRORS.has(failure.error)) {
+      log.warn("Job status lookup throttled; answered 503", failure);
       return json(
         503,
         { message: "Too many status requests right now; retry in a few seconds" },
         { "Retry-After": "2" },
       );
     }
+    log.error("Job status lookup failed", failure);
     return json(500, {
       message: `Could not read the job's status; retry (request id ${event.requestContext.requestId})`,
     });

@@ -2,8 +2,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { requireEnv } from "../shared/environment";
+import { createFunctionLogger, invocationLogger } from "../shared/logger";
 import { handleJobStatusRequest } from "./api-adapter";
 
 const deps = {
@@ -12,9 +13,9 @@ const deps = {
   s3: new S3Client({}),
   tableName: requireEnv("JOB_STATUS_TABLE"),
   stateMachineArn: requireEnv("STATE_MACHINE_ARN"),
-  log: (entry: Record<string, unknown>) => console.log(JSON.stringify(entry)),
 };
+const logger = createFunctionLogger("job-status");
 
-export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  return handleJobStatusRequest(event, deps);
+export async function handler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
+  return handleJobStatusRequest(event, { ...deps, log: invocationLogger(logger, context) });
 }

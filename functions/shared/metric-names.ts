@@ -37,7 +37,8 @@ export const PIPELINE_METRICS = {
     name: "ImagesGenerated",
     unit: "Count",
     dimensions: [PIPELINE_METRIC_DIMENSIONS.modelId],
-    meaning: "1 per image stored under generated_images/ (StoreImage)",
+    // Counted by GenerateImage: StoreImage's payload does not carry the model (statemachine/image-pipeline.asl.json).
+    meaning: "1 per image GenerateImage staged for StoreImage to promote to generated_images/ (GenerateImage)",
   },
   rejections: {
     name: "Rejections",
@@ -69,6 +70,8 @@ export const PIPELINE_METRICS = {
     name: "EstimatedSpendUsd",
     unit: "None",
     dimensions: [PIPELINE_METRIC_DIMENSIONS.modelId],
-    meaning: "US dollars one generated image cost at the catalog's price for its model (GenerateImage)",
+    meaning:
+      "US dollars one image Bedrock returned cost at the catalog's price for its model, quality and size " +
+      "(functions/shared/models/catalog.ts; GenerateImage)",
   },
 } as const satisfies Record<string, PipelineMetric>;

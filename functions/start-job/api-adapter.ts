@@ -11,8 +11,10 @@ import {
 import { apiCaller, type JobCaller, jobIdForKey } from "../shared/job-caller";
 import { isValidJobId } from "../shared/job-id";
 import { jsonTextDepth } from "../shared/json-depth";
+import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
+import { NO_METRICS, type PipelineMetrics } from "../shared/metrics";
 import { InvalidPromptError } from "../shared/pipeline-errors";
-import { excerpt, quote } from "../shared/quoted-text";
+import { quote } from "../shared/quoted-text";
 import { JobConflictError, type StartJobDeps, startJob } from "./start-job";
 
 /** Bodies above this are refused before parsing (413). */
@@ -20,19 +22,39 @@ export const MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 
 export interface ApiAdapterDeps extends StartJobDeps {
   models: ModelChoice;
-  log?: (entry: Record<string, unknown>) => void;
+  /**
+   * This invocation's logger; the adapter adds the request id (`correlation_id`), `source` and the jobId.
+   * @default SILENT_LOGGER
+   */
+  log?: PipelineLogger;
+  /** @default NO_METRICS */
+  metrics?: PipelineMetrics;
 }
+
+/** StartExecution failures answered 503 with Retry-After: the caller's retry is the remedy. */
+const BUSY_ERRORS = new Set(["ThrottlingException", "ExecutionLimitExceeded"]);
 
 /** POST /generate-image: 202 with the jobId, or a 4xx whose message says what is accepted. */
 export async function handleGenerateImageRequest(
   event: APIGatewayProxyEvent,
   deps: ApiAdapterDeps,
 ): Promise<APIGatewayProxyResult> {
+  const { log = SILENT_LOGGER, metrics = NO_METRICS } = deps;
+  log.appendKeys({ correlation_id: event.requestContext.requestId, source: "api" });
   const caller = apiCaller(event.requestContext.identity?.apiKeyId);
   const parsed = parseRequest(event, deps.models, caller);
-  if ("statusCode" in parsed) return parsed;
+  if ("statusCode" in parsed) {
+    // The answer's message quotes the request only in short excerpts; the body itself is never logged.
+    log.info("Request rejected", { status: parsed.statusCode, reason: messageOf(parsed) });
+    metrics.record("rejections", 1, { Source: "api" });
+    return parsed;
+  }
+  log.appendKeys({ jobId: parsed.jobId });
   try {
     const job = await startJob(parsed.jobId, parsed.fields, "api", deps, { caller });
+    log.info(job.replayed ? "Job replayed: the Idempotency-Key's job already exists" : "Job started", {
+      executionArn: job.executionArn,
+    });
     const url = statusUrl(event, job.jobId);
     return json(
       202,
@@ -43,23 +65,20 @@ export async function handleGenerateImageRequest(
       },
     );
   } catch (error) {
-    if (error instanceof JobConflictError) return json(409, { message: error.message });
-    const name = error instanceof Error ? error.name : "UnknownError";
-    deps.log?.({
-      level: "ERROR",
-      message: "StartExecution failed",
-      jobId: parsed.jobId,
-      error: name,
-      // A service's message may quote what it was sent.
-      detail: excerpt(String(error), 200),
-    });
-    if (name === "ThrottlingException" || name === "ExecutionLimitExceeded") {
+    if (error instanceof JobConflictError) {
+      log.info("Request conflicts with the Idempotency-Key's job", { status: 409 });
+      return json(409, { message: error.message });
+    }
+    const failure = failureAttributes(error);
+    if (BUSY_ERRORS.has(failure.error)) {
+      log.warn("StartExecution throttled; answered 503", failure);
       return json(
         503,
         { message: "The pipeline is busy; retry in a few seconds with the same Idempotency-Key" },
         { "Retry-After": "5" },
       );
     }
+    log.error("StartExecution failed", failure);
     return json(500, {
       message: `Could not start the job; retry with the same Idempotency-Key (request id ${event.requestContext.requestId})`,
     });
@@ -67,6 +86,11 @@ export async function handleGenerateImageRequest(
 }
 
 type ParsedRequest = { jobId: string; fields: Record<string, unknown> } | APIGatewayProxyResult;
+
+/** The message of an answer `json()` built. */
+function messageOf(result: APIGatewayProxyResult): unknown {
+  return (JSON.parse(result.body) as { message?: unknown }).message;
+}
 
 const EXAMPLE_REQUEST = '{"prompt": "a lighthouse at dawn"}';
 

@@ -1,6 +1,8 @@
 import { SFNClient } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { requireEnv } from "../shared/environment";
+import { createFunctionLogger, invocationLogger } from "../shared/logger";
+import { createPipelineMetrics } from "../shared/metrics";
 import { modelChoiceFromEnv } from "../shared/model-choice-env";
 import { handleGenerateImageRequest } from "./api-adapter";
 import { handleSqsBatch } from "./sqs-adapter";
@@ -8,14 +10,21 @@ import { handleSqsBatch } from "./sqs-adapter";
 const sfn = new SFNClient({});
 const stateMachineArn = requireEnv("STATE_MACHINE_ARN");
 const models = modelChoiceFromEnv();
-const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
+const logger = createFunctionLogger("start-job");
+const metrics = createPipelineMetrics();
 
 /** POST /generate-image (API Gateway proxy integration). */
-export async function apiHandler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  return handleGenerateImageRequest(event, { sfn, stateMachineArn, models, log });
+export async function apiHandler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
+  return handleGenerateImageRequest(event, {
+    sfn,
+    stateMachineArn,
+    models,
+    metrics,
+    log: invocationLogger(logger, context),
+  });
 }
 
 /** SQS event source mapping with ReportBatchItemFailures. */
-export async function sqsHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-  return handleSqsBatch(event, { sfn, stateMachineArn, log });
+export async function sqsHandler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
+  return handleSqsBatch(event, { sfn, stateMachineArn, log: invocationLogger(logger, context) });
 }

@@ -2,13 +2,21 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { MAX_NESTING_DEPTH, MAX_REQUEST_BYTES } from "../shared/image-request";
 import { queueCaller } from "../shared/job-caller";
 import { jsonTextDepth } from "../shared/json-depth";
+import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
 import type { PipelineFacts } from "../shared/pipeline-facts";
-import { excerpt } from "../shared/quoted-text";
 import { type StartJobDeps, startJob } from "./start-job";
 
 export interface SqsAdapterDeps extends StartJobDeps {
-  log?: (entry: Record<string, unknown>) => void;
+  /**
+   * This invocation's logger; the adapter adds `source`, and to each message's lines its jobId and its message id
+   * (`correlation_id`): one batch starts several jobs.
+   * @default SILENT_LOGGER
+   */
+  log?: PipelineLogger;
 }
+
+/** StartExecution failures that only ask for patience: the message returns to the queue and is tried again. */
+const BUSY_ERRORS = new Set(["ThrottlingException", "ExecutionLimitExceeded"]);
 
 /** What a message body starts its job with: the request fields, or only why the body cannot be a request. */
 export interface MessageRequest {
@@ -59,35 +67,51 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
 
 /** Starts one execution per message; failed messages are reported so only they return to the queue. */
 export async function handleSqsBatch(event: SQSEvent, deps: SqsAdapterDeps): Promise<SQSBatchResponse> {
-  const results = await Promise.allSettled(event.Records.map((record) => startFromMessage(record, deps)));
+  const log = deps.log ?? SILENT_LOGGER;
+  log.appendKeys({ source: "sqs" });
+  const results = await Promise.allSettled(event.Records.map((record) => startFromMessage(record, deps, log)));
   const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
   results.forEach((result, index) => {
     const record = event.Records[index];
     if (result.status === "rejected" && record) {
-      const error = result.reason;
-      deps.log?.({
-        level: "ERROR",
-        message: "Could not start the job for an SQS message; it returns to the queue",
-        messageId: record.messageId,
+      const failure = failureAttributes(result.reason);
+      const attributes = {
+        ...messageKeys(record),
         receiveCount: record.attributes.ApproximateReceiveCount,
-        error: error instanceof Error ? error.name : "UnknownError",
-        // A service's message may quote what it was sent.
-        detail: excerpt(String(error), 200),
-      });
+        ...failure,
+      };
+      const message = "Could not start the job for an SQS message; it returns to the queue";
+      if (BUSY_ERRORS.has(failure.error)) log.warn(message, attributes);
+      else log.error(message, attributes);
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   });
   return { batchItemFailures };
 }
 
-async function startFromMessage(record: SQSRecord, deps: SqsAdapterDeps): Promise<void> {
+function messageKeys(record: SQSRecord): { jobId: string; correlation_id: string } {
+  return { jobId: jobIdForMessage(record.messageId), correlation_id: record.messageId };
+}
+
+async function startFromMessage(record: SQSRecord, deps: StartJobDeps, log: PipelineLogger): Promise<void> {
   const jobId = jobIdForMessage(record.messageId);
   const { fields, facts } = readMessageBody(record.body);
   try {
-    await startJob(jobId, fields, "sqs", deps, { caller: queueCaller(record.eventSourceARN), ...facts });
+    const job = await startJob(jobId, fields, "sqs", deps, { caller: queueCaller(record.eventSourceARN), ...facts });
+    log.info(job.replayed ? "Job already started for this message (a redelivery)" : "Job started", {
+      ...messageKeys(record),
+      executionArn: job.executionArn,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+    });
   } catch (error) {
     // A redelivered message whose job already started is done, whatever the comparison of inputs says.
-    if (error instanceof Error && error.name === "JobConflict") return;
+    if (error instanceof Error && error.name === "JobConflict") {
+      log.info("Job already started for this message (a redelivery)", {
+        ...messageKeys(record),
+        receiveCount: record.attributes.ApproximateReceiveCount,
+      });
+      return;
+    }
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../shared/aws-errors";
 import { imageKey, outputFormatOf, s3Uri, stagingKey } from "../shared/image-keys";
+import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
 import type { OutputFormat } from "../shared/models/family";
 import { NamedError } from "../shared/named-error";
 import { PIPELINE_ERRORS } from "../shared/pipeline-errors";
@@ -23,6 +24,8 @@ export interface StoreImageDeps {
   s3: S3Client;
   bucket: string;
   keyPrefix: string;
+  /** This invocation's logger; the step adds the jobId. @default SILENT_LOGGER */
+  log?: PipelineLogger;
 }
 
 const TRANSIENT_S3_ERRORS = new Set([
@@ -40,6 +43,22 @@ const TRANSIENT_S3_ERRORS = new Set([
  * staging object. Safe to retry: when a previous attempt already promoted the image, this one finds it and succeeds.
  */
 export async function storeImage(event: StoreImageEvent, deps: StoreImageDeps): Promise<StoreImageResult> {
+  const log = deps.log ?? SILENT_LOGGER;
+  log.appendKeys({ jobId: event.jobId });
+  try {
+    const stored = await promote(event, deps);
+    log.info("Image stored", { key: stored.key });
+    return stored;
+  } catch (error) {
+    const failure = failureAttributes(error);
+    // S3TransientError is the state machine's to retry.
+    if (failure.error === PIPELINE_ERRORS.s3TransientError) log.warn("Could not store the image", failure);
+    else log.error("Could not store the image", failure);
+    throw error;
+  }
+}
+
+async function promote(event: StoreImageEvent, deps: StoreImageDeps): Promise<StoreImageResult> {
   // The keys follow from the jobId and the configured bucket, never from the payload, so a state input cannot redirect writes.
   const format = outputFormatOf(event.outputFormat);
   const source = stagingKey(deps.keyPrefix, event.jobId, format);

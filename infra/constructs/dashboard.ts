@@ -170,8 +170,8 @@ export class PipelineDashboard extends Construct {
       new TextWidget({
         markdown:
           `The pipeline's own metrics (namespace **${PIPELINE_METRICS_NAMESPACE}**, service ` +
-          `**${PIPELINE_METRICS_SERVICE}**): the functions publish them as embedded metric format; until they do, ` +
-          "these graphs stay empty. Names and dimensions: `functions/shared/metric-names.ts`.",
+          `**${PIPELINE_METRICS_SERVICE}**), published by the functions as embedded metric format (Powertools). ` +
+          "Names and dimensions: `functions/shared/metric-names.ts`.",
         width: 24,
         height: 1,
       }),

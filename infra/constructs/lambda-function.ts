@@ -2,11 +2,12 @@ import path from "node:path";
 import { ArnFormat, type Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { PIPELINE_METRICS_NAMESPACE, PIPELINE_METRICS_SERVICE } from "../../functions/shared/metric-names";
 import type { ResolvedModel } from "../../functions/shared/models/catalog";
 import { type FunctionSource, functionEntry, lambdaBundling, repoRoot } from "../lambda-build";
 import { acknowledgeWildcardResource } from "../nag";
@@ -53,9 +54,17 @@ export interface ObjectGrant {
 }
 
 /**
+ * One level for Powertools Logger and for Lambda's log-level filter, which overrides it when they differ. Not above
+ * INFO: Lambda files a JSON line without a level (the embedded-metric-format metrics) as INFO, so a stricter filter
+ * would drop the pipeline's metrics. For DEBUG on one function, set its application log level in the Lambda console.
+ */
+const LOG_LEVEL = ApplicationLogLevel.INFO;
+
+/**
  * A Node.js Lambda function with the project's defaults fixed once: ARM64, the Node.js 24 runtime, active X-Ray
  * tracing, JSON logs in its own log group with a retention, a role of its own that can write only to that log group,
- * and local esbuild bundling with the options shared with `npm run build`.
+ * Powertools' service, metrics namespace and log level (functions/shared/logger.ts, metrics.ts), and local esbuild
+ * bundling with the options shared with `npm run build`.
  *
  * Environment variables that name a resource are set by the `bindX()` methods together with the IAM grant they
  * need, so the two cannot drift apart.
@@ -93,7 +102,14 @@ export class LambdaFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
+      applicationLogLevelV2: LOG_LEVEL,
+      environment: {
+        NODE_OPTIONS: "--enable-source-maps",
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: PIPELINE_METRICS_SERVICE,
+        POWERTOOLS_METRICS_NAMESPACE: PIPELINE_METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: LOG_LEVEL,
+      },
       projectRoot: repoRoot,
       depsLockFilePath: path.join(repoRoot, "package-lock.json"),
       bundling: {

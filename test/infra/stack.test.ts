@@ -69,14 +69,16 @@ function resource(logicalId: string): { Type: string; Properties: Record<string,
 }
 
 describe("Lambda functions", () => {
-  it("all run Node.js 24 on ARM64 with active tracing and JSON logs in their own log group", () => {
+  it("all run Node.js 24 on ARM64 with active tracing and JSON logs at INFO in their own log group", () => {
     template.resourceCountIs("AWS::Lambda::Function", 6);
     for (const name of Object.keys(lambdaFunctions())) {
       expect(resource(ids[`${name}Function`]!).Properties).toMatchObject({
         Runtime: "nodejs24.x",
         Architectures: ["arm64"],
         TracingConfig: { Mode: "Active" },
-        LoggingConfig: { LogFormat: "JSON", LogGroup: ref(ids[`${name}LogGroup`]!) },
+        // INFO, as POWERTOOLS_LOG_LEVEL below: Lambda's filter overrides Powertools' level, and files the metrics'
+        // embedded-metric-format lines (no level) as INFO, so a stricter filter would drop them.
+        LoggingConfig: { LogFormat: "JSON", ApplicationLogLevel: "INFO", LogGroup: ref(ids[`${name}LogGroup`]!) },
         Role: arnOf(ids[`${name}Role`]!),
       });
       expect(resource(ids[`${name}LogGroup`]!).Properties).toEqual({ RetentionInDays: 30 });
@@ -104,7 +106,13 @@ describe("Lambda functions", () => {
       MODEL_ID: "stability.stable-image-core-v1:1",
       ALLOWED_MODEL_IDS: "stability.stable-image-core-v1:1",
     };
-    const options = { NODE_OPTIONS: "--enable-source-maps" };
+    // Powertools' service and namespace are the ones the dashboard searches (functions/shared/metric-names.ts).
+    const options = {
+      NODE_OPTIONS: "--enable-source-maps",
+      POWERTOOLS_SERVICE_NAME: "couch-imagegen",
+      POWERTOOLS_METRICS_NAMESPACE: "CouchImagegen",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+    };
     expect(environment("validatePrompt")).toEqual({ ...options, ...models, STATUS_RETENTION_DAYS: "30" });
     // The request names its model: GenerateImage needs only where Bedrock is and the grant (below).
     expect(environment("generateImage")).toEqual({

@@ -1,7 +1,9 @@
 // Verifies the GenerateImage core for each model family: one InvokeModel call with the request's model id and its
 // family's body, the staging PutObject (key and Content-Type per output format, metadata within S3's 2 KB, the seed
 // the model reports), the image signature check, the small result that travels in the state payload, and the error
-// name each Bedrock failure or answer becomes. Bedrock and S3 are aws-sdk-client-mock mocks: this cannot verify that a
+// name each Bedrock failure or answer becomes; the Bedrock call's log line (model, latency, outcome, level by outcome)
+// and the metrics (latency, throttles, content-filter refusals, images, estimated spend by model, quality and size) in
+// embedded metric format. Bedrock and S3 are aws-sdk-client-mock mocks: this cannot verify that a
 // real model accepts the body, returns the format asked for, or words its refusals the way these fixtures do.
 import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -12,6 +14,13 @@ import { type GenerateImageEvent, generateImage, imageMetadata } from "../../fun
 import { type ImageRequest, type ModelChoice, validateImageRequest } from "../../functions/shared/image-request";
 import { RETRIED_BEDROCK_ERRORS } from "../../functions/shared/pipeline-errors";
 import { awsError, bedrockImageResponse, stabilityResponse, TINY_PNG_BASE64 } from "../fixtures/tiny-png";
+import {
+  type CapturedOutput,
+  captureOutput,
+  handlerObservability,
+  lambdaContext,
+  type OutputLine,
+} from "./powertools-output";
 
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
 const CORE = "stability.stable-image-core-v1:1";
@@ -543,5 +552,163 @@ describe("generateImage: Amazon answers", () => {
       name: "BedrockMalformedResponse",
       message: "Bedrock returned a body that is not JSON",
     });
+  });
+});
+
+describe("generateImage: what it logs and counts", () => {
+  let output: CapturedOutput;
+  beforeEach(() => {
+    output = captureOutput();
+    return output.restore;
+  });
+
+  /** One clock reading per call: the Bedrock call takes `latencyMs`. */
+  function clockOf(latencyMs: number): () => number {
+    const readings = [1000, 1000 + latencyMs];
+    return () => readings.shift() ?? Number.NaN;
+  }
+
+  /** The metric values in the EMF blobs, by name, with each blob's dimensions besides service. */
+  function metricPoints(): { name: string; value: unknown; dimensions: Record<string, unknown> }[] {
+    return output.metrics().map((blob) => {
+      const { _aws, service, ...rest } = blob as OutputLine & {
+        _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
+      };
+      const name = _aws.CloudWatchMetrics[0]?.Metrics[0]?.Name ?? "";
+      const { [name]: value, ...dimensions } = rest;
+      expect(service).toBe("couch-imagegen");
+      return { name, value, dimensions };
+    });
+  }
+
+  it("logs the Bedrock call with model, latency and outcome ok, and counts the image, its price and the latency", async () => {
+    // Prepare
+    const observe = handlerObservability("generate-image", lambdaContext("lambda-request-3"));
+
+    // Act
+    await generateImage(event(), { ...deps, ...observe, clock: clockOf(6543.2) });
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Bedrock call",
+        function: "generate-image",
+        function_request_id: "lambda-request-3",
+        jobId: "job-1",
+        modelId: CORE,
+        latencyMs: 6543,
+        outcome: "ok",
+      }),
+      expect.objectContaining({ level: "INFO", message: "Image staged", jobId: "job-1", seed: REPORTED_SEED }),
+    ]);
+    expect(metricPoints()).toEqual([
+      { name: "BedrockLatency", value: 6543, dimensions: { ModelId: CORE } },
+      { name: "EstimatedSpendUsd", value: 0.04, dimensions: { ModelId: CORE } },
+      { name: "ImagesGenerated", value: 1, dimensions: { ModelId: CORE } },
+    ]);
+    expect(output.metrics()[2]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: "CouchImagegen",
+            Dimensions: [["service", "ModelId"]],
+            Metrics: [{ Name: "ImagesGenerated", Unit: "Count" }],
+          },
+        ],
+      },
+    });
+  });
+
+  it.each([
+    ["standard, 1024x1024", { width: 1024, height: 1024 }, 0.04],
+    ["premium, 1024x1024", { width: 1024, height: 1024, quality: "premium" }, 0.06],
+    ["standard, 2048x2048", { width: 2048, height: 2048 }, 0.06],
+    ["premium, 1280x1024", { width: 1280, height: 1024, quality: "premium" }, 0.08],
+  ])("prices a Nova Canvas image (%s) by quality and size", async (_label, fields, usd) => {
+    // Prepare
+    answerWith(bedrockImageResponse());
+
+    // Act
+    await generateImage(event(fields, NOVA), { ...deps, ...handlerObservability("generate-image") });
+
+    // Assess
+    expect(metricPoints()).toContainEqual({ name: "EstimatedSpendUsd", value: usd, dimensions: { ModelId: NOVA } });
+  });
+
+  it("logs a content-filter refusal at INFO and counts it, with no image and no spend", async () => {
+    // Prepare
+    answerWith(stabilityResponse(REPORTED_SEED, "Filter reason: prompt"));
+
+    // Act
+    const attempt = generateImage(event(), { ...deps, ...handlerObservability("generate-image"), clock: clockOf(900) });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ name: "ContentBlocked" });
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Bedrock call",
+        jobId: "job-1",
+        modelId: CORE,
+        latencyMs: 900,
+        outcome: "ContentBlocked",
+      }),
+    ]);
+    expect(metricPoints()).toEqual([
+      { name: "BedrockLatency", value: 900, dimensions: { ModelId: CORE } },
+      { name: "ContentFilterRefusals", value: 1, dimensions: { ModelId: CORE } },
+    ]);
+  });
+
+  it("logs a throttled call at WARN and counts the throttle", async () => {
+    // Prepare
+    bedrockMock.on(InvokeModelCommand).rejects(awsError("ThrottlingException", "Too many requests", 429));
+
+    // Act
+    const attempt = generateImage(event(), { ...deps, ...handlerObservability("generate-image"), clock: clockOf(40) });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ name: "ThrottlingException" });
+    expect(output.logs()).toEqual([
+      expect.objectContaining({ level: "WARN", outcome: "ThrottlingException", latencyMs: 40, jobId: "job-1" }),
+    ]);
+    expect(metricPoints().map((point) => point.name)).toEqual(["BedrockLatency", "BedrockThrottles"]);
+  });
+
+  it("logs a final Bedrock error at ERROR under the name the state machine sees", async () => {
+    // Prepare
+    bedrockMock
+      .on(InvokeModelCommand)
+      .rejects(
+        awsError("AccessDeniedException", "You don't have access to the model with the specified model ID.", 403),
+      );
+
+    // Act
+    const attempt = generateImage(event(), { ...deps, ...handlerObservability("generate-image") });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ name: "ModelUnavailable" });
+    expect(output.logs()).toEqual([
+      expect.objectContaining({ level: "ERROR", message: "Bedrock call", outcome: "ModelUnavailable", jobId: "job-1" }),
+    ]);
+    expect(metricPoints().map((point) => point.name)).toEqual(["BedrockLatency"]);
+  });
+
+  it("logs a failed staging write at ERROR and counts the spend but no image", async () => {
+    // Prepare
+    s3Mock.on(PutObjectCommand).rejects(awsError("SlowDown", "Please reduce your request rate.", 503));
+
+    // Act
+    const attempt = generateImage(event(), { ...deps, ...handlerObservability("generate-image") });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ name: "SlowDown" });
+    expect(output.logs().at(-1)).toMatchObject({
+      level: "ERROR",
+      message: "Could not stage the image",
+      error: "SlowDown",
+    });
+    expect(metricPoints().map((point) => point.name)).toEqual(["BedrockLatency", "EstimatedSpendUsd"]);
   });
 });

@@ -1,6 +1,7 @@
 // Verifies the job-status core and its API adapter: a status record mapped to the answer (readable cause, presigned
 // image URL for a SUCCEEDED job), the QUEUED/FAILED answer from DescribeExecution before a record exists, 404s for
-// unknown or malformed jobIds (quoted, never echoed whole), and the same 404 for a job another caller started.
+// unknown or malformed jobIds (quoted, never echoed whole), and the same 404 for a job another caller started; the
+// adapter's log lines (JSON: level by outcome, jobId, API request id, Lambda request id).
 // DynamoDB, Step Functions and S3 are aws-sdk-client-mock mocks (the URL is presigned for real, with fake credentials):
 // this cannot prove the URL opens the object, only what it points at and for how long.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -13,6 +14,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { handleJobStatusRequest } from "../../functions/job-status/api-adapter";
 import { getJobStatus, readableCause } from "../../functions/job-status/job-status";
 import { awsError } from "../fixtures/tiny-png";
+import { type CapturedOutput, captureOutput, handlerObservability, lambdaContext } from "./powertools-output";
 
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
 const TABLE = "JobStatus";
@@ -538,5 +540,67 @@ describe("a malformed jobId is quoted, not echoed", () => {
     const message = JSON.parse(result.body).message as string;
     expect(message.length).toBeLessThan(300);
     expect(message).toBe(`No job "${"x".repeat(56)}...: job ids are 1 to 80 characters of A-Z, a-z, 0-9, _ and -`);
+  });
+});
+
+describe("handleJobStatusRequest: what it logs", () => {
+  let output: CapturedOutput;
+  beforeEach(() => {
+    output = captureOutput();
+    return output.restore;
+  });
+
+  it("logs each answer at DEBUG only, with the jobId and the API request id", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord() });
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" } as never);
+    const observe = handlerObservability("job-status", lambdaContext("lambda-request-5"));
+
+    // Act
+    await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), { ...deps, ...observe });
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "DEBUG",
+        message: "Job status answered",
+        function: "job-status",
+        function_request_id: "lambda-request-5",
+        jobId: "job-1",
+        correlation_id: "req-1",
+        status: "RUNNING",
+      }),
+    ]);
+  });
+
+  it.each([
+    ["WARN", "ProvisionedThroughputExceededException", 503],
+    ["ERROR", "AccessDeniedException", 500],
+  ])("logs a failed lookup at %s with the error's name (%s)", async (level, name, statusCode) => {
+    // Prepare
+    documentsMock.on(GetCommand).rejects(awsError(name, "no", statusCode === 503 ? 400 : 403));
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), {
+      ...deps,
+      ...handlerObservability("job-status"),
+    });
+
+    // Assess
+    expect(result.statusCode).toBe(statusCode);
+    expect(output.logs()).toEqual([
+      expect.objectContaining({ level, error: name, jobId: "job-1", correlation_id: "req-1" }),
+    ]);
+  });
+
+  it("logs a 15 KB path parameter as a short excerpt of it", async () => {
+    // Act
+    await handleJobStatusRequest(statusEvent({ jobId: "x".repeat(15 * 1024) }), {
+      ...deps,
+      ...handlerObservability("job-status"),
+    });
+
+    // Assess
+    expect(output.logs()[0]?.jobId).toMatch(/^x{97}\.\.\.$/);
   });
 });

@@ -2,7 +2,8 @@
 // adapters: the API adapter's status codes, headers and messages (charset and UTF-8 checks, the nesting limit, bad
 // values quoted as excerpts, statusUrl from the gateway's domain, never the Host header), the SQS adapter's body
 // parsing and partial batch failures, and the caller and pipeline facts each adapter puts where no request field can
-// reach. Step Functions is an aws-sdk-client-mock mock: this cannot prove the real service's idempotency-by-name
+// reach; what each adapter logs (JSON from the real Powertools Logger: level, jobId, request ids) and the Rejections
+// metric (embedded metric format) for a refused API request. Step Functions is an aws-sdk-client-mock mock: this cannot prove the real service's idempotency-by-name
 // behaviour, only that the code reacts to its documented answers (ExecutionAlreadyExists, throttling) as the contract
 // says.
 import {
@@ -13,12 +14,14 @@ import {
 } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import type { PipelineLogger } from "../../functions/shared/logger";
 import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../../functions/shared/models/catalog";
 import { handleGenerateImageRequest, MAX_BODY_BYTES } from "../../functions/start-job/api-adapter";
 import { handleSqsBatch, jobIdForMessage, readMessageBody } from "../../functions/start-job/sqs-adapter";
 import { buildJobInput, JobConflictError, startJob } from "../../functions/start-job/start-job";
 import { awsError } from "../fixtures/tiny-png";
+import { type CapturedOutput, captureOutput, handlerObservability, lambdaContext } from "./powertools-output";
 
 const STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:ImagePipeline";
 const EXECUTION_PREFIX = "arn:aws:states:eu-west-1:123456789012:execution:ImagePipeline";
@@ -617,9 +620,11 @@ describe("handleGenerateImageRequest (API adapter)", () => {
     },
   );
 
-  it("answers 500 for any other failure, logs the detail and leaks none of it", async () => {
+  it("answers 500 for any other failure, logs the detail at ERROR and leaks none of it", async () => {
     // Prepare
-    const log = vi.fn();
+    const output = captureOutput();
+    onTestFinished(output.restore);
+    const { log } = handlerObservability("start-job");
     sfnMock
       .on(StartExecutionCommand)
       .rejects(
@@ -638,8 +643,14 @@ describe("handleGenerateImageRequest (API adapter)", () => {
       message: `Could not start the job; retry with the same Idempotency-Key (request id ${REQUEST_ID})`,
     });
     expect(result.body).not.toMatch(/arn:|AccessDenied|123456789012/);
-    expect(log).toHaveBeenCalledWith(
-      expect.objectContaining({ level: "ERROR", jobId: REQUEST_ID, error: "AccessDeniedException" }),
+    expect(output.logs()).toContainEqual(
+      expect.objectContaining({
+        level: "ERROR",
+        message: "StartExecution failed",
+        jobId: REQUEST_ID,
+        correlation_id: REQUEST_ID,
+        error: "AccessDeniedException",
+      }),
     );
   });
 
@@ -752,9 +763,11 @@ describe("handleSqsBatch (SQS adapter)", () => {
     expect(response).toEqual({ batchItemFailures: [] });
   });
 
-  it("returns only the throttled record to the queue and still starts the others", async () => {
+  it("returns only the throttled record to the queue, logged at WARN, and still starts the others", async () => {
     // Prepare
-    const log = vi.fn();
+    const output = captureOutput();
+    onTestFinished(output.restore);
+    const { log } = handlerObservability("start-job");
     sfnMock.on(StartExecutionCommand, { name: "msg-2" }).rejects(awsError("ThrottlingException", "Rate exceeded"));
     const event = sqsEvent(sqsRecord("msg-1", "one"), sqsRecord("msg-2", "two"), sqsRecord("msg-3", "three"));
 
@@ -765,10 +778,16 @@ describe("handleSqsBatch (SQS adapter)", () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "msg-2" }] });
     const names = sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input.name);
     expect(names.sort()).toEqual(["msg-1", "msg-2", "msg-3"]);
-    expect(log).toHaveBeenCalledTimes(1);
-    expect(log).toHaveBeenCalledWith(
-      expect.objectContaining({ level: "ERROR", messageId: "msg-2", receiveCount: "1", error: "ThrottlingException" }),
-    );
+    const failures = output.logs().filter((line) => line.level !== "INFO");
+    expect(failures).toEqual([
+      expect.objectContaining({
+        level: "WARN",
+        jobId: "msg-2",
+        correlation_id: "msg-2",
+        receiveCount: "1",
+        error: "ThrottlingException",
+      }),
+    ]);
   });
 
   it("returns every record when StartExecution fails for all of them", async () => {
@@ -1052,29 +1071,26 @@ describe("attacker text reaches messages and logs only as a short excerpt", () =
   });
 
   it.each([
-    [
-      "the API adapter",
-      async (log: (entry: Record<string, unknown>) => void) =>
-        handleGenerateImageRequest(apiEvent(), { ...apiDeps, log }),
-    ],
+    ["the API adapter", async (log: PipelineLogger) => handleGenerateImageRequest(apiEvent(), { ...apiDeps, log })],
     [
       "the SQS adapter",
-      async (log: (entry: Record<string, unknown>) => void) =>
-        handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a cat")), { ...deps, log }),
+      async (log: PipelineLogger) => handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a cat")), { ...deps, log }),
     ],
   ])("logs a 15 KB StartExecution error message in %s as a short excerpt", async (_adapter, act) => {
     // Prepare
-    const log = vi.fn();
+    const output = captureOutput();
+    onTestFinished(output.restore);
     sfnMock.on(StartExecutionCommand).rejects(awsError("InvalidExecutionInput", `Invalid input: ${huge}`));
 
     // Act
-    await act(log);
+    await act(handlerObservability("start-job").log);
 
     // Assess
-    const entry = log.mock.calls[0]?.[0] as Record<string, unknown>;
-    expect(String(entry.detail).length).toBeLessThan(300);
-    expect(String(entry.detail)).toMatch(/^InvalidExecutionInput: Invalid input: q+\.\.\.$/);
-    expect(JSON.stringify(entry).length).toBeLessThan(600);
+    const entry = output.logs().find((line) => line.level === "ERROR");
+    expect(String(entry?.detail).length).toBeLessThan(300);
+    expect(String(entry?.detail)).toMatch(/^InvalidExecutionInput: Invalid input: q+\.\.\.$/);
+    // The whole line, Powertools' own keys included.
+    expect(JSON.stringify(entry).length).toBeLessThan(900);
   });
 });
 
@@ -1152,5 +1168,131 @@ describe("jobs belong to their caller", () => {
     // Assess
     expect(same.replayed).toBe(true);
     await expect(other).rejects.toBeInstanceOf(JobConflictError);
+  });
+});
+
+describe("what start-job logs and counts", () => {
+  let output: CapturedOutput;
+  beforeEach(() => {
+    output = captureOutput();
+    return output.restore;
+  });
+
+  it("logs a started API job as JSON with the Lambda request id, the API request id and the jobId", async () => {
+    // Prepare
+    const observe = handlerObservability("start-job", lambdaContext("lambda-request-1"));
+
+    // Act
+    await handleGenerateImageRequest(apiEvent(), { ...apiDeps, ...observe });
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Job started",
+        service: "couch-imagegen",
+        function: "start-job",
+        function_request_id: "lambda-request-1",
+        correlation_id: REQUEST_ID,
+        source: "api",
+        jobId: REQUEST_ID,
+        executionArn: `${EXECUTION_PREFIX}:${REQUEST_ID}`,
+      }),
+    ]);
+    expect(output.metrics()).toEqual([]);
+  });
+
+  it("logs a refused API request at INFO with why, never its body, and counts one rejection from source api", async () => {
+    // Prepare
+    const observe = handlerObservability("start-job");
+
+    // Act
+    await handleGenerateImageRequest(apiEvent({ body: JSON.stringify({ prompt: "a secret\u0007" }) }), {
+      ...apiDeps,
+      ...observe,
+    });
+    await handleGenerateImageRequest(apiEvent({ headers: { "Content-Type": "text/plain" } }), {
+      ...apiDeps,
+      ...observe,
+    });
+
+    // Assess
+    const logs = output.logs();
+    expect(logs).toEqual([
+      expect.objectContaining({ level: "INFO", message: "Request rejected", status: 400, correlation_id: REQUEST_ID }),
+      expect.objectContaining({ level: "INFO", message: "Request rejected", status: 415, correlation_id: REQUEST_ID }),
+    ]);
+    expect(logs[0]?.reason).toMatch(/^"prompt" contains the control character U\+0007/);
+    expect(JSON.stringify(logs)).not.toContain("secret");
+    expect(output.metrics()).toHaveLength(2);
+    expect(output.metrics()[0]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: "CouchImagegen",
+            Dimensions: [["service", "Source"]],
+            Metrics: [{ Name: "Rejections", Unit: "Count" }],
+          },
+        ],
+      },
+      service: "couch-imagegen",
+      Source: "api",
+      Rejections: 1,
+    });
+  });
+
+  it("logs each SQS message's job with its message id as the correlation id, and counts nothing", async () => {
+    // Prepare
+    const observe = handlerObservability("start-job", lambdaContext("lambda-request-2"));
+
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "one"), sqsRecord("msg-2", "two")), { ...deps, ...observe });
+
+    // Assess
+    const started = output.logs().map(({ message, jobId, correlation_id, source, function_request_id }) => ({
+      message,
+      jobId,
+      correlation_id,
+      source,
+      function_request_id,
+    }));
+    expect(started.sort((a, b) => String(a.jobId).localeCompare(String(b.jobId)))).toEqual([
+      {
+        message: "Job started",
+        jobId: "msg-1",
+        correlation_id: "msg-1",
+        source: "sqs",
+        function_request_id: "lambda-request-2",
+      },
+      {
+        message: "Job started",
+        jobId: "msg-2",
+        correlation_id: "msg-2",
+        source: "sqs",
+        function_request_id: "lambda-request-2",
+      },
+    ]);
+    // An SQS body is judged by ValidatePrompt, which counts its rejection.
+    expect(output.metrics()).toEqual([]);
+  });
+
+  it("logs a redelivered message whose job already ran at INFO, as done", async () => {
+    // Prepare
+    const observe = handlerObservability("start-job");
+    sfnMock.on(StartExecutionCommand).rejects(alreadyExists("msg-1"));
+    sfnMock.on(DescribeExecutionCommand).resolves(describedAs({ prompt: "something else", source: "sqs" }));
+
+    // Act
+    await handleSqsBatch(sqsEvent(sqsRecord("msg-1", "a lighthouse")), { ...deps, ...observe });
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Job already started for this message (a redelivery)",
+        jobId: "msg-1",
+        correlation_id: "msg-1",
+      }),
+    ]);
   });
 });

@@ -1,12 +1,14 @@
 // Verifies the StoreImage core: server-side copy of the staged image (PNG, or JPEG under .jpg) to its final key
 // (metadata kept), then delete of the staging object; that an unknown output format is refused before any S3 call; the idempotent retry when a previous attempt already promoted it; and which S3 failures become
-// the retried S3TransientError versus a final S3Error or StagedImageMissing. S3 is an aws-sdk-client-mock mock: this
+// the retried S3TransientError versus a final S3Error or StagedImageMissing, and the log line of each outcome (JSON:
+// level, jobId, Lambda request id). S3 is an aws-sdk-client-mock mock: this
 // cannot prove real S3's CopySource encoding rules or its error names beyond the ones written into these fixtures.
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type StoreImageEvent, storeImage } from "../../functions/store-image/store-image";
 import { awsError } from "../fixtures/tiny-png";
+import { type CapturedOutput, captureOutput, handlerObservability, lambdaContext } from "./powertools-output";
 
 const BUCKET = "couch-images";
 const KEY_PREFIX = "candidate-7";
@@ -238,5 +240,47 @@ describe("storeImage: delete failures", () => {
       name: "S3Error",
       message: `Could not delete ${STAGING_KEY}: AccessDenied: Access Denied`,
     });
+  });
+});
+
+describe("storeImage: what it logs", () => {
+  let output: CapturedOutput;
+  beforeEach(() => {
+    output = captureOutput();
+    return output.restore;
+  });
+
+  it("logs the stored image at INFO with the Lambda request id and the jobId", async () => {
+    // Act
+    await storeImage(event, { ...deps, ...handlerObservability("store-image", lambdaContext("lambda-request-6")) });
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Image stored",
+        function: "store-image",
+        function_request_id: "lambda-request-6",
+        jobId: "job-1",
+        key: FINAL_KEY,
+      }),
+    ]);
+  });
+
+  it.each([
+    ["WARN", "S3TransientError", awsError("SlowDown", "Please reduce your request rate.", 503)],
+    ["ERROR", "S3Error", awsError("AccessDenied", "Access Denied", 403)],
+  ])("logs a failure at %s under the name the state machine sees (%s)", async (level, name, failure) => {
+    // Prepare
+    s3Mock.on(CopyObjectCommand).rejects(failure);
+
+    // Act
+    const attempt = storeImage(event, { ...deps, ...handlerObservability("store-image") });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ name });
+    expect(output.logs()).toEqual([
+      expect.objectContaining({ level, message: "Could not store the image", error: name, jobId: "job-1" }),
+    ]);
   });
 });

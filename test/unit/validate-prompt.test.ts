@@ -1,12 +1,14 @@
 // Verifies the ValidatePrompt step: it validates the execution input against the deployment's models (the contract's
 // own rules are in image-request.test.ts), normalises the source, computes the status record's expiresAt from the
 // execution start and the retention, and refuses an SQS message the adapter marked oversized or too deeply nested
-// (under the input's `pipeline` key only) with a message that says what is accepted. Pure function, no AWS calls; it
-// cannot verify the state machine passes these fields or catches InvalidPrompt by that name (the ASL tests do).
-import { describe, expect, it } from "vitest";
+// (under the input's `pipeline` key only) with a message that says what is accepted; its log lines (JSON: level,
+// jobId, source, the Lambda request id) and the Rejections metric by source. Pure function, no AWS calls; it cannot
+// verify the state machine passes these fields or catches InvalidPrompt by that name (the ASL tests do).
+import { beforeEach, describe, expect, it } from "vitest";
 import { defaultSeed, type ModelChoice, validateImageRequest } from "../../functions/shared/image-request";
 import { InvalidPromptError } from "../../functions/shared/pipeline-errors";
 import { type ValidatePromptConfig, validatePromptStep } from "../../functions/validate-prompt/validate-prompt";
+import { type CapturedOutput, captureOutput, handlerObservability, lambdaContext } from "./powertools-output";
 
 const CORE = "stability.stable-image-core-v1:1";
 const NOVA = "amazon.nova-canvas-v1:0";
@@ -235,5 +237,107 @@ describe("validatePromptStep: SQS messages the adapter could not read as a reque
       expect((error as Error).message.length).toBeLessThan(300);
       expect((error as Error).message).toMatch(/, got "q{56}\.\.\.$/);
     }
+  });
+});
+
+describe("validatePromptStep: what it logs and counts", () => {
+  let output: CapturedOutput;
+  beforeEach(() => {
+    output = captureOutput();
+    return output.restore;
+  });
+
+  it("logs a valid request at INFO with the Lambda request id, the jobId and the source, and counts nothing", () => {
+    // Prepare
+    const observe = handlerObservability("validate-prompt", lambdaContext("lambda-request-4"));
+
+    // Act
+    validatePromptStep(
+      { input: { prompt: "a lighthouse", source: "api" }, jobId: JOB_ID, startedAt },
+      {
+        ...config,
+        ...observe,
+      },
+    );
+
+    // Assess
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Request valid",
+        service: "couch-imagegen",
+        function: "validate-prompt",
+        function_request_id: "lambda-request-4",
+        jobId: JOB_ID,
+        source: "api",
+        modelId: CORE,
+      }),
+    ]);
+    expect(output.metrics()).toEqual([]);
+  });
+
+  it.each([
+    ["sqs", { prompt: "", source: "sqs" }],
+    ["direct", { prompt: 7 }],
+  ])("logs a rejection at INFO with its reason and counts one Rejection from source %s", (source, input) => {
+    // Prepare
+    const observe = handlerObservability("validate-prompt");
+
+    // Act
+    const attempt = () => validatePromptStep({ input, jobId: JOB_ID, startedAt }, { ...config, ...observe });
+
+    // Assess
+    expect(attempt).toThrow(InvalidPromptError);
+    expect(output.logs()).toEqual([
+      expect.objectContaining({
+        level: "INFO",
+        message: "Request rejected",
+        jobId: JOB_ID,
+        source,
+        reason: expect.stringMatching(/^"prompt" /),
+      }),
+    ]);
+    expect(output.metrics()).toEqual([
+      expect.objectContaining({
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: "CouchImagegen",
+              Dimensions: [["service", "Source"]],
+              Metrics: [{ Name: "Rejections", Unit: "Count" }],
+            },
+          ],
+        }),
+        service: "couch-imagegen",
+        Source: source,
+        Rejections: 1,
+      }),
+    ]);
+  });
+
+  it("logs a failure that is not the request's fault at ERROR, and counts no rejection", () => {
+    // Prepare
+    const observe = handlerObservability("validate-prompt");
+    const broken = {
+      models: { defaultModelId: "no-such-model", allowedModelIds: ["no-such-model"] },
+      retentionDays: 30,
+    };
+
+    // Act
+    const attempt = () =>
+      validatePromptStep(
+        { input: { prompt: "a cat" }, jobId: JOB_ID, startedAt },
+        {
+          ...broken,
+          ...observe,
+        },
+      );
+
+    // Assess
+    expect(attempt).toThrow(/not in the model catalog/);
+    expect(output.logs()).toEqual([
+      expect.objectContaining({ level: "ERROR", message: "Validation failed", error: "Error", jobId: JOB_ID }),
+    ]);
+    expect(output.metrics()).toEqual([]);
   });
 });

@@ -13,6 +13,20 @@ export interface ModelLifecycle {
   readonly endOfLife?: string;
 }
 
+/**
+ * On-demand US dollars per generated image: `standard` for a model without a quality setting. From docs/MODELS.md,
+ * Prices, where only Nova Canvas's figures are confirmed on an AWS source; the rest are third-party figures or the
+ * project's assumption. GenerateImage's EstimatedSpendUsd metric and the benchmark's cost model (bench/prices.ts) read
+ * these, so the two cannot disagree.
+ */
+export interface ImagePrices {
+  readonly standard: number;
+  /** The `premium` quality, where the model prices it apart. */
+  readonly premium?: number;
+  /** Images of more than 1024x1024 pixels, where the model prices them apart (Nova Canvas, up to 2048x2048). */
+  readonly large?: { readonly standard: number; readonly premium: number };
+}
+
 export interface CatalogModel {
   /** The foundation model id, as InvokeModel takes it. */
   readonly id: string;
@@ -30,6 +44,7 @@ export interface CatalogModel {
   readonly profiles: Readonly<Record<string, readonly string[]>>;
   /** The model to move to when this one is legacy. */
   readonly replacement?: string;
+  readonly pricePerImageUsd: ImagePrices;
 }
 
 export const MODEL_CATALOG: readonly CatalogModel[] = [
@@ -42,6 +57,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-west-2"],
     // AWS lists no cross-region inference profile for these models (docs/MODELS.md).
     profiles: {},
+    pricePerImageUsd: { standard: 0.04 },
   },
   {
     id: "stability.stable-image-ultra-v1:1",
@@ -52,6 +68,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-west-2"],
     // AWS lists no cross-region inference profile for these models (docs/MODELS.md).
     profiles: {},
+    pricePerImageUsd: { standard: 0.14 },
   },
   {
     id: "stability.sd3-5-large-v1:0",
@@ -62,6 +79,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-west-2"],
     // AWS lists no cross-region inference profile for these models (docs/MODELS.md).
     profiles: {},
+    pricePerImageUsd: { standard: 0.08 },
   },
   {
     id: "amazon.nova-canvas-v1:0",
@@ -72,6 +90,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-east-1", "eu-west-1", "ap-northeast-1"],
     profiles: {},
     replacement: "stability.stable-image-core-v1:1",
+    pricePerImageUsd: { standard: 0.04, premium: 0.06, large: { standard: 0.06, premium: 0.08 } },
   },
   {
     id: "amazon.titan-image-generator-v2:0",
@@ -82,6 +101,8 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-east-1", "us-west-2"],
     profiles: {},
     replacement: "stability.stable-image-core-v1:1",
+    // docs/MODELS.md: no figure found; the project assumes $0.010 (third-party maps say $0.008).
+    pricePerImageUsd: { standard: 0.01 },
   },
   {
     id: "amazon.titan-image-generator-v1",
@@ -93,6 +114,8 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     regions: ["us-east-1", "us-west-2", "ap-south-1", "eu-west-1", "eu-west-2"],
     profiles: {},
     replacement: "stability.stable-image-core-v1:1",
+    // docs/MODELS.md: no figure found; assumed as for v2.
+    pricePerImageUsd: { standard: 0.01 },
   },
 ];
 
@@ -125,6 +148,18 @@ export function findModel(id: string): ResolvedModel | undefined {
       return { id, model, profileGeography: geography };
   }
   return undefined;
+}
+
+const LARGE_IMAGE_PIXELS = 1024 * 1024;
+
+/** US dollars one image costs at its model's catalog price, by its quality and size. */
+export function imagePriceUsd(
+  model: CatalogModel,
+  image: { readonly quality: string | null; readonly width: number; readonly height: number },
+): number {
+  const prices = model.pricePerImageUsd;
+  const tier = prices.large && image.width * image.height > LARGE_IMAGE_PIXELS ? prices.large : prices;
+  return image.quality === "premium" ? (tier.premium ?? tier.standard) : tier.standard;
 }
 
 /** Like `findModel`, for ids already checked against the catalog (deploy parameters); throws for any other. */

@@ -110,7 +110,7 @@ function hintFor(status: number, message: string, settings: ApiSettings): string
       : "This API needs an API key: set COUCHGEN_API_KEY or pass --api-key.";
   }
   if (status === 403 && message === "Missing Authentication Token") {
-    return `No such route under ${settings.baseUrl.href}: the API URL (COUCHGEN_API_URL or --api-url) should end with the stage, e.g. /prod.`;
+    return `No such route under ${settings.baseUrl.href}: the API URL (COUCHGEN_API_URL or --api-url) should end with the stage, e.g. /v1.`;
   }
   return undefined;
 }

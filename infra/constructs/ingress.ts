@@ -247,7 +247,7 @@ export class JobIngress extends Construct {
 
 function acknowledgeApiFindings(api: RestApi, apiKeyRequired: boolean): void {
   const callers = apiKeyRequired
-    ? "Callers are backend services (DESIGN.md: a mobile/web backend, batch producers), not end users, and each " +
+    ? "Callers are backend services (docs/ARCHITECTURE.md: a mobile/web backend, batch producers), not end users, and each " +
       "method requires an API key bound to a usage plan with throttling and a daily quota"
     : "The API is open by deploy-time choice (-c apiKeyRequired=false) and bounded by stage throttling only " +
       "(deploy without that flag to require API keys)";

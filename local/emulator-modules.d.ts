@@ -19,10 +19,17 @@ declare module "s3rver" {
     address?: string;
     silent?: boolean;
     directory?: string;
+    allowMismatchedSignatures?: boolean;
   }
   export default class S3rver {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }
+}
+
+declare module "s3rver/lib/models/account.js" {
+  /** s3rver's accounts: a static registry of access key id → account, and the one account it creates. */
+  const S3rverAccount: { registry: Map<string, unknown>; DUMMY_ACCOUNT: unknown };
+  export default S3rverAccount;
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
+import S3rverAccount from "s3rver/lib/models/account.js";
 import { trackAndListen } from "./http-server";
 import { type SnsEndpoint, startSnsEndpoint } from "./sns-endpoint";
 import { type JournaledSqs, startJournaledSqs } from "./sqs-journal";
@@ -29,7 +30,7 @@ export interface EmulatorPorts {
   sns: number;
 }
 
-/** s3rver checks the access key; the local stack's clients all use this pair, which the other emulators accept. */
+/** The local stack's own clients use this pair; every local endpoint also accepts any other (see acceptAnyS3AccessKey). */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "123456789012";
@@ -77,9 +78,34 @@ async function startSqs(dataDir: string, port: number, journaledQueues: readonly
 
 async function startS3(directory: string, port: number): Promise<Emulator> {
   mkdirSync(directory, { recursive: true });
-  const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory });
+  acceptAnyS3AccessKey();
+  const server = new S3rver({ port, address: "127.0.0.1", silent: true, directory, allowMismatchedSignatures: true });
   const address = (await server.run()) as AddressInfo;
   return { url: `http://127.0.0.1:${address.port}`, port: address.port, close: () => server.close() };
+}
+
+/**
+ * s3rver knows one access key (S3RVER) and answers InvalidAccessKeyId to any other, while every other local endpoint
+ * takes whatever credentials a shell has set (`test`, a real profile). Any key id now maps to its one account; it
+ * verifies no SigV4 signature anyway, and allowMismatchedSignatures covers SigV2.
+ */
+function acceptAnyS3AccessKey(): void {
+  const { registry, DUMMY_ACCOUNT } = S3rverAccount;
+  if (registry instanceof AnyKeyRegistry) return;
+  S3rverAccount.registry = new AnyKeyRegistry(registry, DUMMY_ACCOUNT);
+}
+
+class AnyKeyRegistry<Account> extends Map<string, Account> {
+  constructor(
+    known: Map<string, Account>,
+    private readonly fallback: Account,
+  ) {
+    super(known);
+  }
+
+  override get(accessKeyId: string): Account | undefined {
+    return super.get(accessKeyId) ?? this.fallback;
+  }
 }
 
 async function startDynamoDb(directory: string, port: number): Promise<Emulator> {

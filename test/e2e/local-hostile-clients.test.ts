@@ -2,19 +2,31 @@
 // DynamoDB, SNS, the Bedrock stand-in) a request whose client closes mid-body, a connection reset (RST) mid-body, a
 // 100 KB header, a body sent slowly and requests no service can parse each leave every service answering a real
 // call, and none of them reaches the process as an uncaught exception or unhandled rejection (which kills
-// `npm start`). One stack serves every case. It cannot verify clients beyond loopback or TLS (the stack serves
+// `npm start`); and that every endpoint takes the credentials a developer already has set (test/test, a profile),
+// not only the stack's own. One stack serves every case. It cannot verify clients beyond loopback or TLS (the stack serves
 // neither), nor a flood of connections.
+import { execFile } from "node:child_process";
 import { connect, type Socket } from "node:net";
+import { promisify } from "node:util";
 import { BedrockClient, GetFoundationModelCommand } from "@aws-sdk/client-bedrock";
 import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { ListExecutionsCommand } from "@aws-sdk/client-sfn";
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
+import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
-import { type E2eStack, getJob, PIXEL_MODEL_ID, sqsEndpoint, startE2eStack } from "./helpers";
+import {
+  AWS_CLIS,
+  type E2eStack,
+  getJob,
+  PIXEL_MODEL_ID,
+  sqsEndpoint,
+  startE2eStack,
+  toolEnvironment,
+} from "./helpers";
 
+const execFileAsync = promisify(execFile);
 const ANSWER_TIMEOUT_MS = 5_000;
 const SLOW_BODY_CHUNKS = 8;
 const SLOW_BODY_PAUSE_MS = 40;
@@ -253,4 +265,47 @@ describe("every port of the local stack survives its clients", () => {
     expect(await answers()).toEqual(EXPECTED_ANSWERS);
     expect(uncaught).toEqual([]);
   });
+});
+
+describe("credentials a developer already has set", () => {
+  const someoneElses = { accessKeyId: "test", secretAccessKey: "test" };
+
+  it("every local endpoint answers an SDK client signing with other credentials (test/test)", async () => {
+    const config = { region: LOCAL_REGION, credentials: someoneElses };
+    const s3 = new S3Client({ ...config, endpoint: env.stack.s3Url, forcePathStyle: true });
+    const sfn = new SFNClient({ ...config, endpoint: env.stack.stepFunctionsUrl });
+    const sqs = new SQSClient({ ...config, endpoint: sqsEndpoint(env.stack) });
+    const table = new DynamoDBClient({ ...config, endpoint: env.stack.dynamodbUrl });
+
+    const answers = await Promise.all([
+      s3.send(new ListObjectsV2Command({ Bucket: env.stack.bucket })),
+      sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stack.stateMachineArn })),
+      sqs.send(new GetQueueUrlCommand({ QueueName: "couch-imagegen-jobs" })),
+      table.send(new DescribeTableCommand({ TableName: env.stack.tableName })),
+    ]);
+
+    expect(answers.map((answer) => answer.$metadata.httpStatusCode)).toEqual([200, 200, 200, 200]);
+  });
+
+  it.each(AWS_CLIS.map((cli) => [cli.label, cli] as const))(
+    "aws s3 ls with AWS_ACCESS_KEY_ID=test lists the bucket (%s)",
+    async (_label, cli) => {
+      if (!cli.path) {
+        if (process.env.CI) throw new Error(cli.missing);
+        return;
+      }
+      const key = `${env.stack.keyPrefix}/credentials-check.txt`;
+      await env.s3.send(
+        new PutObjectCommand({ Bucket: env.stack.bucket, Key: key, Body: "placed with the stack's keys" }),
+      );
+
+      const { stdout } = await execFileAsync(
+        cli.path,
+        ["--region", LOCAL_REGION, "--endpoint-url", env.stack.s3Url, "s3", "ls", `s3://${env.stack.bucket}/${key}`],
+        { env: { ...toolEnvironment(), AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" }, timeout: 30_000 },
+      );
+
+      expect(stdout).toContain("credentials-check.txt");
+    },
+  );
 });

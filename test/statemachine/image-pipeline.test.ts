@@ -8,7 +8,7 @@ import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { awsError, bedrockImageResponse, stabilityResponse } from "../fixtures/tiny-png";
+import { awsError, bedrockImageResponse, modelEndOfLifeError, stabilityResponse } from "../fixtures/tiny-png";
 import {
   BUCKET,
   KEY_PREFIX,
@@ -243,15 +243,7 @@ describe("Bedrock retries", () => {
   });
 
   it("fails an end-of-life model at once with a message that names the deploy parameter to change", async () => {
-    bedrock
-      .on(InvokeModelCommand)
-      .rejects(
-        awsError(
-          "ResourceNotFoundException",
-          "This model version has reached the end of its life. Please refer to the AWS documentation for more details.",
-          404,
-        ),
-      );
+    bedrock.on(InvokeModelCommand).rejects(modelEndOfLifeError());
 
     const { outcome, events } = await runJob(pipelineRunner(), "job-eol", { prompt: "Petra" });
 

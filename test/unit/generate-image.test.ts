@@ -13,7 +13,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { type GenerateImageEvent, generateImage, imageMetadata } from "../../functions/generate-image/generate-image";
 import { type ImageRequest, type ModelChoice, validateImageRequest } from "../../functions/shared/image-request";
 import { RETRIED_BEDROCK_ERRORS } from "../../functions/shared/pipeline-errors";
-import { awsError, bedrockImageResponse, stabilityResponse, TINY_PNG_BASE64 } from "../fixtures/tiny-png";
+import {
+  awsError,
+  bedrockImageResponse,
+  modelEndOfLifeError,
+  stabilityResponse,
+  TINY_PNG_BASE64,
+} from "../fixtures/tiny-png";
 import {
   type CapturedOutput,
   captureOutput,
@@ -207,15 +213,7 @@ describe("generateImage: Stability AI", () => {
 
   it("maps ResourceNotFoundException for an end-of-life model to ModelUnavailable naming the deploy parameter", async () => {
     // Prepare
-    bedrockMock
-      .on(InvokeModelCommand)
-      .rejects(
-        awsError(
-          "ResourceNotFoundException",
-          "This model version has reached the end of its life. Please refer to the AWS documentation for more details.",
-          404,
-        ),
-      );
+    bedrockMock.on(InvokeModelCommand).rejects(modelEndOfLifeError());
 
     // Act + Assess
     await expect(generateImage(event(), deps)).rejects.toMatchObject({

@@ -30,6 +30,8 @@ export interface BenchStackOptions {
   bedrock: NonNullable<LocalStackOptions["bedrock"]>;
   /** Put a counting proxy between the pipeline and S3, DynamoDB and Step Functions (one loopback hop each). */
   countRequests: boolean;
+  /** Generators at once (the waiting room's `bedrockConcurrency`). @default the local stack's (5, as deployed) */
+  bedrockConcurrency?: number;
 }
 
 const ALL_FREE_PORTS = { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 };
@@ -53,6 +55,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     modelId: BENCH_MODEL_ID,
     retryTimeScale: options.retryTimeScale,
     bedrock: options.bedrock,
+    waitingRoom: { bedrockConcurrency: options.bedrockConcurrency },
     log: (line) => {
       if (!line.startsWith(LOG_PREFIX)) return;
       const match = STAND_IN_IMAGE_LINE.exec(line);

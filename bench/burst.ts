@@ -29,6 +29,13 @@ export interface BurstSettings {
   duplicateShare: number;
   /** Jobs in the clean phase that precedes the burst (no quota): the no-retry baseline of the cost model. */
   cleanJobs: number;
+  /** C: generators at once, the waiting room's `bedrockConcurrency`; sized from the quota as ceil(R×L). */
+  bedrockConcurrency: number;
+  /**
+   * Share of the burst's Bedrock calls the stand-in refuses at random on top of the quota (its `throttleRate`): the
+   * quota shared with another workload. The clean phase never has it. @default 0
+   */
+  throttleRate?: number;
 }
 
 export interface PhaseResult {
@@ -78,12 +85,16 @@ export async function runBurst(settings: BurstSettings): Promise<BurstResult> {
     retryTimeScale: scale,
     countRequests: true,
     bedrock: { latencyMs: settings.latencyMs * scale },
+    bedrockConcurrency: settings.bedrockConcurrency,
   });
   try {
     const clean = await runCleanPhase(bench, settings.cleanJobs);
     // The quota window is one second of real time: let the clean phase's requests leave it.
     await sleep(1100);
-    bench.stack.bedrock.setFaults({ maxRequestsPerSecond: settings.requestsPerSecond / scale });
+    bench.stack.bedrock.setFaults({
+      maxRequestsPerSecond: settings.requestsPerSecond / scale,
+      throttleRate: settings.throttleRate ?? 0,
+    });
     bench.stack.bedrock.resetStats();
     snapshotAndReset(bench.requests);
     const burst = await runBurstPhase(bench, settings, bench.stack.executions.list().length);

@@ -61,6 +61,7 @@ export function readDeployedShape(): DeployedShape {
     ["validate-prompt", "validate-prompt", stack.workflow.validatePrompt],
     ["generate-image", "generate-image", stack.workflow.generateImage],
     ["store-image", "store-image", stack.workflow.storeImage],
+    ["failure-notifier", "failure-notifier", stack.failureNotices.notifier],
   ];
   const byLogicalId = new Map<string, DeployedFunction>();
   const functions = constructs.map(([name, source, construct]) => {

@@ -1,6 +1,6 @@
 import type { HistoryEvent } from "../local/executions";
 
-/** One run of a task's resource: from TaskScheduled to its TaskSucceeded or TaskFailed. */
+/** One run of a task's resource: from TaskScheduled to its TaskSucceeded, TaskFailed or TaskTimedOut. */
 export interface TaskAttempt {
   state: string;
   ms: number;
@@ -42,12 +42,20 @@ export function stateDurations(history: readonly HistoryEvent[]): { state: strin
 /** Every task attempt, retries included: what a Lambda task is billed for, one invocation each. */
 export function taskAttempts(history: readonly HistoryEvent[]): TaskAttempt[] {
   const attempts: TaskAttempt[] = [];
+  // TaskScheduled names the resource (`invoke`, `updateItem`), as on AWS; the state is the one last entered.
+  let state = "";
   let open: { state: string; start: number } | undefined;
   for (const event of history) {
-    if (event.type === "TaskScheduled") {
-      open = { state: String(scheduledDetails(event).resource), start: event.timestamp.getTime() };
-    } else if ((event.type === "TaskSucceeded" || event.type === "TaskFailed") && open) {
-      const error = event.type === "TaskFailed" ? String(detail(event, "taskFailedEventDetails").error) : undefined;
+    if (event.type.endsWith("StateEntered")) {
+      state = String(detail(event, "stateEnteredEventDetails").name);
+    } else if (event.type === "TaskScheduled") {
+      open = { state, start: event.timestamp.getTime() };
+    } else if (
+      (event.type === "TaskSucceeded" || event.type === "TaskFailed" || event.type === "TaskTimedOut") &&
+      open
+    ) {
+      const failure = event.type === "TaskFailed" ? "taskFailedEventDetails" : "taskTimedOutEventDetails";
+      const error = event.type === "TaskSucceeded" ? undefined : String(detail(event, failure).error);
       attempts.push({
         state: open.state,
         ms: event.timestamp.getTime() - open.start,
@@ -60,7 +68,7 @@ export function taskAttempts(history: readonly HistoryEvent[]): TaskAttempt[] {
   return attempts;
 }
 
-function scheduledDetails(event: HistoryEvent): { resource?: unknown; retryAttempt?: unknown } {
+function scheduledDetails(event: HistoryEvent): { retryAttempt?: unknown } {
   return detail(event, "taskScheduledEventDetails");
 }
 

@@ -66,8 +66,15 @@ export const PRICES = {
   },
   sqsRequest: {
     usd: 0.4 / 1_000_000,
-    unit: "SQS Standard request (each 64 KB chunk)",
-    source: "cloudburn.io Amazon SQS pricing, 2026-03-14",
+    unit: "SQS Standard request, any action (send, receive, delete, change visibility), each 64 KB chunk of payload",
+    source:
+      "cloudburn.io Amazon SQS pricing, 2026-03-14 ($0.40 per million, first 100 billion a month); 64 KB chunks: aws.amazon.com/jp/sqs/features (stored copy, undated)",
+  },
+  stepFunctionsApiRequest: {
+    usd: 0,
+    unit: "Step Functions API request (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat): not billed, Standard bills state transitions",
+    source:
+      "aws.amazon.com/step-functions/pricing (stored copy, undated): charged by state transitions; other services a workflow uses bill their own requests",
   },
   logsIngestedGb: {
     usd: 0.5,

@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
 import { seededRandom } from "../local/bedrock-stand-in";
-import { ASL_PATH } from "../statemachine/substitutions";
 import { median, percentile } from "./stats";
+
+// The design before issue 9, kept as the report's "before": GenerateImage was a Lambda task that the state machine
+// retried on Bedrock's ThrottlingException. The waiting room replaced it (bench/waiting-room-model.ts).
 
 /** One ASL retrier, as the file writes it. */
 export interface Retrier {
@@ -38,20 +39,40 @@ export interface ModelResult {
 
 const HAPPY_PATH_TRANSITIONS = 6;
 
-/** The GenerateImage retriers of the ASL file: the model runs the schedule the pipeline runs. */
-export function generateImageRetriers(): { throttle: Retrier; lambda: Retrier } {
-  const asl = JSON.parse(readFileSync(ASL_PATH, "utf8")) as { States: Record<string, { Retry?: Retrier[] }> };
-  const retry = asl.States.GenerateImage?.Retry ?? [];
-  const throttle = retry.find((retrier) => retrier.ErrorEquals.includes("ThrottlingException"));
-  const lambda = retry.find((retrier) => retrier.ErrorEquals.includes("Lambda.TooManyRequestsException"));
-  if (!throttle || !lambda)
-    throw new Error(`GenerateImage in ${ASL_PATH} has no ThrottlingException or Lambda retrier`);
-  return { throttle, lambda };
-}
+/**
+ * GenerateImage's retriers for Bedrock's throttling and for its own Lambda throttling, as
+ * statemachine/image-pipeline.asl.json had them up to commit 1ee35aa (the ASL no longer has them).
+ */
+export const BEFORE_RETRIERS: { readonly throttle: Retrier; readonly lambda: Retrier } = {
+  throttle: {
+    ErrorEquals: [
+      "ThrottlingException",
+      "ModelTimeoutException",
+      "ServiceUnavailableException",
+      "ModelNotReadyException",
+    ],
+    IntervalSeconds: 3,
+    BackoffRate: 2,
+    MaxAttempts: 8,
+    MaxDelaySeconds: 60,
+    JitterStrategy: "FULL",
+  },
+  lambda: {
+    ErrorEquals: ["Lambda.TooManyRequestsException"],
+    IntervalSeconds: 5,
+    BackoffRate: 1.5,
+    MaxAttempts: 20,
+    MaxDelaySeconds: 60,
+    JitterStrategy: "FULL",
+  },
+};
+
+/** GenerateImage's reserved concurrency by default before issue 9 (`-c generateConcurrency`). */
+export const BEFORE_GENERATE_CONCURRENCY = 5;
 
 /**
  * A discrete-event model of GenerateImage under a burst: N jobs arrive at once; the model accepts R requests in any
- * rolling second and takes L each; a refused call waits as the ASL retrier says (FULL jitter: uniform up to the
+ * rolling second and takes L each; a refused call waits as the retrier says (FULL jitter: uniform up to the
  * capped backoff) and tries again until its attempts run out. No local overhead at all: what the policy alone costs.
  * Median over `runs` seeded runs.
  */
@@ -156,16 +177,4 @@ function modelOnce(settings: ModelSettings, random: () => number): ModelResult {
       Math.max(1, finished.length),
     p95LatencySeconds: latencies[Math.max(0, Math.ceil(0.95 * latencies.length) - 1)] ?? 0,
   };
-}
-
-/** The longest a job can wait between GenerateImage attempts in all: every backoff at its cap, no jitter. */
-export function worstCaseBackoffSeconds(retrier: Retrier): number {
-  let total = 0;
-  for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt++) {
-    total += Math.min(
-      (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt,
-      retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY,
-    );
-  }
-  return total;
 }

@@ -1,11 +1,12 @@
-// `npm run bench [-- flags]`: burst under quota, orchestration overhead, Lambda bundles and cost per 1,000 images,
-// on the local stack. Prints a table and writes docs/BENCHMARKS.md; --help lists the flags.
+// `npm run bench [-- flags]`: burst under quota (alone and shared), orchestration overhead, Lambda bundles and cost
+// per 1,000 images, on the local stack, beside the waiting-room model. Prints a table and writes docs/BENCHMARKS.md;
+// --help lists the flags.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { CONFIG_DEFAULTS } from "../infra/config";
+import { CONFIG_DEFAULTS, EVENT_SOURCE_CONCURRENCY } from "../infra/config";
 import { repoRoot } from "../infra/lambda-build";
 import { CommandLine } from "../local/command-line";
 import { bundlePath, bytesByPackage, measureBundles } from "./bundles";
@@ -14,13 +15,18 @@ import { costPer1000Images } from "./cost";
 import { readDeployedShape } from "./deployed-shape";
 import { loadNow, machineInfo } from "./machine";
 import type { OverheadResult, OverheadSettings } from "./overhead";
-import { type BenchReport, consoleTable, markdown } from "./report";
-import { generateImageRetriers, modelBurst } from "./retry-model";
+import { type BenchReport, consoleTable, markdown, type WaitingRoomRow } from "./report";
+import { BEFORE_GENERATE_CONCURRENCY, BEFORE_RETRIERS, type ModelSettings, modelBurst } from "./retry-model";
+import { modelWaitingRoom, type WaitingRoomSettings } from "./waiting-room-model";
 
 const FLAGS = {
   jobs: { type: "string", description: "N: jobs in the burst, half API, half SQS (default 300)" },
   rate: { type: "string", description: "R: the Bedrock stand-in's quota, requests/s (default 10)" },
   latency: { type: "string", description: "L: the stand-in's seconds per image (default 1)" },
+  concurrency: {
+    type: "string",
+    description: "C: generators at once, the waiting room's bedrockConcurrency (default ceil(R×L), as it is sized)",
+  },
   "time-scale": {
     type: "string",
     description: "multiply retry intervals, L and the quota window alike (default 1: real time)",
@@ -52,13 +58,23 @@ function parseFlags() {
     }
     return value;
   };
+  const requestsPerSecond = number("rate", 10, 0.1, 10_000);
+  const latencySeconds = number("latency", 1, 0, 600);
+  const { min, max } = EVENT_SOURCE_CONCURRENCY;
   const burst: BurstSettings = {
     jobs: number("jobs", smoke ? 20 : 300, 2, 100_000, true),
-    requestsPerSecond: number("rate", 10, 0.1, 10_000),
-    latencyMs: number("latency", 1, 0, 600) * 1000,
+    requestsPerSecond,
+    latencyMs: latencySeconds * 1000,
     timeScale: number("time-scale", smoke ? 0.05 : 1, 0.001, 100),
     duplicateShare: number("duplicates", smoke ? 0.2 : 0.1, 0, 1),
     cleanJobs: number("clean-jobs", smoke ? 5 : 20, 1, 10_000, true),
+    bedrockConcurrency: number(
+      "concurrency",
+      Math.min(max, Math.max(min, Math.ceil(requestsPerSecond * latencySeconds))),
+      min,
+      max,
+      true,
+    ),
   };
   const overhead: OverheadSettings = {
     sequentialJobs: number("overhead-jobs", smoke ? 10 : 100, 1, 100_000, true),
@@ -83,7 +99,7 @@ function parseFlags() {
 }
 
 /** Runs a scenario in a child process: each needs a local stack of its own, and a stack needs a process. */
-async function runScenario<T>(scenario: "burst" | "overhead", settings: object): Promise<T> {
+async function runScenario<T>(scenario: "burst" | "shared-quota" | "overhead", settings: object): Promise<T> {
   const directory = mkdtempSync(path.join(tmpdir(), "couch-imagegen-bench-result-"));
   const resultFile = path.join(directory, "result.json");
   try {
@@ -122,12 +138,15 @@ const machine = machineInfo();
 const date = new Date().toISOString();
 const { burst: burstSettings } = options;
 step(
-  `burst: N=${burstSettings.jobs}, R=${burstSettings.requestsPerSecond}/s, L=${burstSettings.latencyMs / 1000} s, time scale ${burstSettings.timeScale} (at least ${(((burstSettings.jobs / burstSettings.requestsPerSecond) * burstSettings.timeScale) | 0) + 1} s)`,
+  `burst: N=${burstSettings.jobs}, R=${burstSettings.requestsPerSecond}/s, L=${burstSettings.latencyMs / 1000} s, C=${burstSettings.bedrockConcurrency}, time scale ${burstSettings.timeScale} (at least ${(((burstSettings.jobs / burstSettings.requestsPerSecond) * burstSettings.timeScale) | 0) + 1} s)`,
 );
 // Measured runs go one at a time, alone on the machine; a smoke run overlaps them to finish in seconds.
 const together = options.smoke;
 const burstRun = runScenario<BurstResult>("burst", burstSettings);
 if (!together) await burstRun;
+step("burst again, the quota shared: the stand-in also refuses a share of calls at random");
+const sharedQuotaRun = runScenario<BurstResult>("shared-quota", burstSettings);
+if (!together) await sharedQuotaRun;
 step(`overhead: ${options.overhead.sequentialJobs} sequential jobs, ${options.overhead.concurrentJobs} concurrent`);
 const overheadRun = runScenario<OverheadResult>("overhead", options.overhead);
 if (!together) await overheadRun;
@@ -135,7 +154,7 @@ step("deployed shape: synthesizing the CDK stack (bundling skipped)");
 const shape = readDeployedShape();
 step(`bundles: npm run build, then ${options.coldStarts} cold start(s) per function`);
 const bundles = measureBundles(shape.functions, options.coldStarts);
-const [burst, overhead] = await Promise.all([burstRun, overheadRun]);
+const [burst, sharedQuota, overhead] = await Promise.all([burstRun, sharedQuotaRun, overheadRun]);
 const largestOrigins = Object.fromEntries(
   [...new Map(shape.functions.map((fn) => [fn.source, fn])).values()].map((fn) => [
     fn.source,
@@ -143,50 +162,20 @@ const largestOrigins = Object.fromEntries(
   ]),
 );
 
-const { throttle, lambda } = generateImageRetriers();
-const rl = Math.ceil(burstSettings.requestsPerSecond * (burstSettings.latencyMs / 1000));
-const base = {
-  jobs: burstSettings.jobs,
-  requestsPerSecond: burstSettings.requestsPerSecond,
-  latencySeconds: burstSettings.latencyMs / 1000,
-  throttleRetrier: throttle,
-  runs: 21,
-};
-const model = [
-  { label: "ASL schedule, no concurrency limit (what the local stack runs)", settings: base },
-  {
-    label: `ASL schedule + GenerateImage reserved concurrency ${CONFIG_DEFAULTS.generateConcurrency} (deploy default)`,
-    settings: { ...base, concurrency: { limit: CONFIG_DEFAULTS.generateConcurrency, retrier: lambda } },
-  },
-  {
-    label: `ASL schedule + reserved concurrency ${rl} (= R×L)`,
-    settings: { ...base, concurrency: { limit: rl, retrier: lambda } },
-  },
-  {
-    label: "throttle retrier capped at 5 s, 20 retries",
-    settings: { ...base, throttleRetrier: { ...throttle, MaxDelaySeconds: 5, MaxAttempts: 20 } },
-  },
-  { label: `admission control: ${rl} slots (= R×L), no throttling`, settings: { ...base, admissionSlots: rl } },
-  {
-    label: "retries x0.1 but the quota window unscaled (why --time-scale scales both)",
-    settings: {
-      ...base,
-      throttleRetrier: {
-        ...throttle,
-        IntervalSeconds: (throttle.IntervalSeconds ?? 1) * 0.1,
-        MaxDelaySeconds: (throttle.MaxDelaySeconds ?? 60) * 0.1,
-      },
-    },
-  },
-].map(({ label, settings }) => ({ label, result: modelBurst(settings) }));
+step("models: the waiting room and the retry design before it, seeded");
+const model = runModels(
+  burstSettings,
+  sharedQuota.settings.throttleRate ?? 0,
+  Number.isFinite(overhead.sequential.overheadMs.p50) ? overhead.sequential.overheadMs.p50 / 1000 : 0,
+);
 
 const report: BenchReport = {
   date,
   smoke: options.smoke,
   machine: { ...machine, loadAtEnd: loadNow() },
   burst,
+  sharedQuota,
   model,
-  retriers: { throttle, lambda },
   overhead,
   bundles: { ...bundles, largestOrigins },
   shape,
@@ -201,4 +190,106 @@ if (options.out) {
 if (options.json) {
   writeFileSync(options.json, JSON.stringify(report, null, 2));
   step(`wrote ${path.relative(process.cwd(), options.json)}`);
+}
+
+/**
+ * The models beside the measured bursts: the waiting room at the burst's N, R, L and C (the design alone first, then
+ * what moves it: the generator's own time, a shared quota, latency that varies, C sized wrong), the same burst in the
+ * retry design it replaced, and issue 9's scale check.
+ */
+function runModels(settings: BurstSettings, sharedShare: number, overheadSeconds: number): BenchReport["model"] {
+  const runs = 21;
+  const latencySeconds = settings.latencyMs / 1000;
+  const slots = settings.bedrockConcurrency;
+  const room: WaitingRoomSettings = {
+    jobs: settings.jobs,
+    requestsPerSecond: settings.requestsPerSecond,
+    latencySeconds,
+    slots,
+    runs,
+  };
+  const sizedOnMean = Math.ceil(settings.requestsPerSecond * latencySeconds * 1.25);
+  const shared = `${Math.round(sharedShare * 100)}%`;
+  const rows: [string, WaitingRoomSettings][] = [
+    [`C=${slots}, the design alone`, room],
+    [
+      `C=${slots}, the generator holds its slot ${(overheadSeconds * 1000).toFixed(0)} ms more per image (the local per-job overhead, §2)`,
+      { ...room, overheadSeconds },
+    ],
+    ...(sharedShare > 0
+      ? ([
+          [
+            `C=${slots}, quota shared: ${shared} of the calls within the quota refused at random`,
+            { ...room, randomThrottleShare: sharedShare },
+          ],
+          [
+            `C=${slots}, quota shared, with a backoff growing per receive, 1 to min(20, 2^(n-1)) s (tried, not kept)`,
+            {
+              ...room,
+              randomThrottleShare: sharedShare,
+              delaySeconds: (receives: number, random: () => number) =>
+                1 + Math.floor(random() * Math.min(20, 2 ** Math.max(0, receives - 1))),
+            },
+          ],
+        ] as [string, WaitingRoomSettings][])
+      : []),
+    [
+      `C=${sizedOnMean}, L varies from L to 1.5 L, C sized on the mean`,
+      { ...room, latencyJitterSeconds: latencySeconds / 2, slots: sizedOnMean },
+    ],
+    [
+      `C=${CONFIG_DEFAULTS.bedrockConcurrency}, the deploy default bedrockConcurrency`,
+      { ...room, slots: CONFIG_DEFAULTS.bedrockConcurrency },
+    ],
+    [`C=${2 * slots}, twice the quota's`, { ...room, slots: 2 * slots }],
+  ];
+  const waitingRoom: WaitingRoomRow[] = rows.map(([label, row]) => ({
+    label,
+    settings: row,
+    result: modelWaitingRoom(row),
+  }));
+
+  const retry: ModelSettings = {
+    jobs: settings.jobs,
+    requestsPerSecond: settings.requestsPerSecond,
+    latencySeconds,
+    throttleRetrier: BEFORE_RETRIERS.throttle,
+    runs,
+  };
+  const before = [
+    {
+      label: "GenerateImage retried by the state machine, no concurrency limit (what the local stack ran)",
+      settings: retry,
+    },
+    {
+      label: `+ GenerateImage reserved concurrency ${BEFORE_GENERATE_CONCURRENCY} (the deploy default then)`,
+      settings: { ...retry, concurrency: { limit: BEFORE_GENERATE_CONCURRENCY, retrier: BEFORE_RETRIERS.lambda } },
+    },
+    {
+      label: `+ reserved concurrency ${Math.ceil(settings.requestsPerSecond * latencySeconds)} (= R×L)`,
+      settings: {
+        ...retry,
+        concurrency: { limit: Math.ceil(settings.requestsPerSecond * latencySeconds), retrier: BEFORE_RETRIERS.lambda },
+      },
+    },
+  ].map(({ label, settings: row }) => ({ label, result: modelBurst(row) }));
+
+  const scale: WaitingRoomSettings = { jobs: 10_000, requestsPerSecond: 50, latencySeconds: 1, slots: 50, runs };
+  const started = performance.now();
+  const result = modelWaitingRoom(scale);
+  const elapsedMs = performance.now() - started;
+  const atScale = {
+    label: "the waiting room at issue 9's scale",
+    settings: scale,
+    result,
+    elapsedMs,
+    before: modelBurst({
+      ...retry,
+      jobs: scale.jobs,
+      requestsPerSecond: scale.requestsPerSecond,
+      latencySeconds: 1,
+      runs: 1,
+    }),
+  };
+  return { waitingRoom, before, atScale };
 }

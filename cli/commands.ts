@@ -20,7 +20,7 @@ import {
 } from "./model-lifecycle";
 import { formatColumns, formatElapsed, type Output } from "./output";
 import { enqueueImageRequest } from "./queue";
-import { waitForJob } from "./wait-for-job";
+import { stateDetail, waitForJob } from "./wait-for-job";
 
 export interface CommandContext {
   options: GlobalOptions;
@@ -101,7 +101,7 @@ export async function statusCommand(jobId: string, context: CommandContext): Pro
     job,
     table([
       ["jobId", job.jobId],
-      ["status", job.status],
+      ["status", [job.status, stateDetail(job)].filter(Boolean).join(" ")],
       ["prompt", job.prompt],
       ["source", job.source],
       ["modelId", job.modelId],
@@ -114,6 +114,8 @@ export async function statusCommand(jobId: string, context: CommandContext): Pro
       ["executionArn", job.executionArn],
       ["createdAt", job.createdAt],
       ["updatedAt", job.updatedAt],
+      ["waitingSince", job.waitingSince],
+      ["waitedSeconds", job.waitedSeconds?.toString()],
     ]),
   );
   return ExitCode.Ok;
@@ -218,7 +220,7 @@ async function followJob(
       timeoutMs: flags.timeout * 1000,
       intervalMs: flags.interval * 1000,
       startTimeoutMs,
-      onState: (state) => progress.update(state),
+      onState: (state, detail) => progress.update(state, detail),
       signal: interrupt.signal,
       resumeCommand: followUp(context, "wait", jobId),
     });

@@ -58,8 +58,11 @@ export function formatColumns(rows: readonly (readonly string[])[]): string[] {
 }
 
 export interface Progress {
-  /** The job's current state (QUEUED, RUNNING, or a description while it is not known yet). */
-  update(state: string): void;
+  /**
+   * The job's current state (QUEUED, WAITING, RUNNING, or a description while it is not known yet), and what changes
+   * while it lasts (how long it has waited): a line per state shows the detail of its first poll only.
+   */
+  update(state: string, detail?: string): void;
   succeed(text: string): void;
   fail(text: string): void;
   /** Leaves the terminal clean (cursor shown, spinner line cleared). */
@@ -79,6 +82,10 @@ export function formatElapsed(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${Math.floor(seconds % 60)} s`;
 }
 
+function withDetail(state: string, detail: string | undefined): string {
+  return detail ? `${state} ${detail}` : state;
+}
+
 class LineProgress implements Progress {
   private readonly started = performance.now();
   private last: string | undefined;
@@ -88,10 +95,12 @@ class LineProgress implements Progress {
     private readonly stream: OutputStream,
   ) {}
 
-  update(state: string): void {
+  update(state: string, detail?: string): void {
     if (state === this.last) return;
     this.last = state;
-    this.stream.write(`${this.label}: ${state} (${formatElapsed(performance.now() - this.started)})\n`);
+    this.stream.write(
+      `${this.label}: ${withDetail(state, detail)} (${formatElapsed(performance.now() - this.started)})\n`,
+    );
   }
 
   succeed(text: string): void {
@@ -130,8 +139,8 @@ class SpinnerProgress implements Progress {
     return `${this.label}: ${this.state} · ${formatElapsed(performance.now() - this.started)}`;
   }
 
-  update(state: string): void {
-    this.state = state;
+  update(state: string, detail?: string): void {
+    this.state = withDetail(state, detail);
     this.spinner.text = this.text();
   }
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { JobStatus } from "../functions/job-status/job-status";
 import type { JobsApi } from "./api-client";
 import { CliError, ExitCode } from "./exit-codes";
+import { formatElapsed } from "./output";
 
 export interface WaitOptions {
   /** Give up (ExitCode.TimedOut) when the job has not ended after this long. */
@@ -13,8 +14,11 @@ export interface WaitOptions {
    * when the queue's consumer takes it.
    */
   startTimeoutMs: number;
-  /** Each state seen before the final one, and "not started yet" while the job is unknown. */
-  onState: (state: string) => void;
+  /**
+   * Each state seen before the final one, and "not started yet" while the job is unknown; `detail` is what changes
+   * while the state stays (how long a WAITING job has waited).
+   */
+  onState: (state: string, detail?: string) => void;
   /** Ctrl-C: stop waiting at once (ExitCode.Interrupted). */
   signal?: AbortSignal;
   /** What to run to wait again, named in the timeout and interruption messages. @default couchgen wait <jobId> */
@@ -41,7 +45,7 @@ export async function waitForJob(api: JobsApi, jobId: string, options: WaitOptio
       failures = 0;
       lastState = job.status;
       if (TERMINAL_STATES.has(job.status)) return job;
-      options.onState(job.status);
+      options.onState(job.status, stateDetail(job));
     } catch (error) {
       if (options.signal?.aborted) throw interrupted(jobId, lastState, resume);
       if (!(error instanceof CliError)) throw error;
@@ -69,6 +73,14 @@ export async function waitForJob(api: JobsApi, jobId: string, options: WaitOptio
       throw interrupted(jobId, lastState, resume);
     }
   }
+}
+
+/** What the state means for a job still in progress, e.g. "for a Bedrock slot (waited 12.0 s)" for WAITING. */
+export function stateDetail(job: JobStatus): string | undefined {
+  if (job.status !== "WAITING") return undefined;
+  return job.waitedSeconds === undefined
+    ? "for a Bedrock slot"
+    : `for a Bedrock slot (waited ${formatElapsed(job.waitedSeconds * 1000)})`;
 }
 
 function notStarted(error: CliError, startTimeoutMs: number): CliError {

@@ -21,8 +21,13 @@ export interface ImagegenConfig {
   readonly bedrockRegion: string;
   /** Age of the oldest queued message, in seconds, that raises the queue alarm. */
   readonly queueAgeAlarmSeconds: number;
-  /** Reserved concurrency of GenerateImage: how many Bedrock calls run at once. */
-  readonly generateConcurrency: number;
+  /**
+   * How many Bedrock calls run at once: the most generators the generate queue's event source runs together. Jobs
+   * past it wait in the queue (the waiting room), not in retries.
+   */
+  readonly bedrockConcurrency: number;
+  /** Age of the oldest job in the waiting room, in seconds, that raises the waiting-room alarm. */
+  readonly waitingRoomAgeAlarmSeconds: number;
   /** Whether API callers must send an API key (`x-api-key`). */
   readonly apiKeyRequired: boolean;
   /** API stage steady-state rate limit, requests per second. */
@@ -60,6 +65,30 @@ export type StateMachineLogLevel = (typeof STATE_MACHINE_LOG_LEVELS)[number];
 export const QUEUE_RETENTION_DAYS = 4;
 
 /**
+ * Bounds of an SQS event source's MaximumConcurrency, and so of bedrockConcurrency: "Minimum value of 2. Maximum value
+ * of 1000." (Lambda API reference, ScalingConfig: https://docs.aws.amazon.com/lambda/latest/dg/API_ScalingConfig.html).
+ */
+export const EVENT_SOURCE_CONCURRENCY = { min: 2, max: 1_000 } as const;
+
+/**
+ * GenerateImage's HeartbeatSeconds and TimeoutSeconds in statemachine/image-pipeline.asl.json (test/infra keeps them
+ * equal): a job no generator takes within `heartbeat` seconds fails, and one still in the waiting room after `timeout`
+ * has failed already, so a waiting-room age alarm above it would report only jobs that are gone.
+ */
+export const GENERATE_TASK_SECONDS = { heartbeat: 1_200, timeout: 3_300 } as const;
+
+/** Deploy parameters that were renamed: passing the old name fails the synth with the reason, not silently. */
+const RENAMED_KEYS: Record<string, { readonly to: string; readonly why: string }> = {
+  generateConcurrency: {
+    to: "bedrockConcurrency",
+    why:
+      "GenerateImage has no reserved concurrency any more: jobs wait in the generate queue (the waiting room), whose " +
+      `event source runs at most bedrockConcurrency Bedrock calls at once (${EVENT_SOURCE_CONCURRENCY.min} to ` +
+      `${EVENT_SOURCE_CONCURRENCY.max})`,
+  },
+};
+
+/**
  * DynamoDB deletes an expired status record "typically within two days" and serves it until then (UpdateTimeToLive,
  * API reference), and job-status presigns a URL for every SUCCEEDED record it reads: an image must outlive its record
  * by at least this much, or that URL points at nothing.
@@ -74,7 +103,9 @@ export const CONFIG_DEFAULTS = {
   modelId: DEFAULT_MODEL_ID,
   bedrockRegion: DEFAULT_BEDROCK_REGION,
   queueAgeAlarmSeconds: 120,
-  generateConcurrency: 5,
+  bedrockConcurrency: 5,
+  // Well before a job no generator takes fails (GENERATE_TASK_SECONDS.heartbeat, 1,200 s).
+  waitingRoomAgeAlarmSeconds: 300,
   apiKeyRequired: true,
   throttlingRateLimit: 10,
   throttlingBurstLimit: 20,
@@ -114,6 +145,12 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
   const reader = new ContextReader(context, problems);
 
   for (const key of Object.keys(context)) {
+    const renamed = Object.entries(RENAMED_KEYS).find(([old]) => old.toLowerCase() === key.toLowerCase());
+    if (renamed !== undefined) {
+      const [old, { to, why }] = renamed;
+      problems.push(`${old} was renamed to ${to} (${why}): pass -c ${to}=... instead of -c ${key}=...`);
+      continue;
+    }
     const known = KNOWN_KEYS.find((name) => name.toLowerCase() === key.toLowerCase());
     if (known !== undefined && known !== key) {
       problems.push(`"${key}" is not a parameter: did you mean "${known}"? (names are case-sensitive)`);
@@ -137,10 +174,14 @@ export function loadConfig(context: Record<string, unknown>): ImagegenConfig {
       max: QUEUE_RETENTION_DAYS * 86_400,
       why: `seconds; CloudWatch samples the queue once a minute and messages expire after ${QUEUE_RETENTION_DAYS} days`,
     }),
-    generateConcurrency: reader.integer("generateConcurrency", {
-      min: 1,
-      max: 100,
-      why: "concurrent Bedrock calls reserved for GenerateImage",
+    bedrockConcurrency: reader.integer("bedrockConcurrency", {
+      ...EVENT_SOURCE_CONCURRENCY,
+      why: "Bedrock calls at once, the generate queue's event source MaximumConcurrency, which Lambda bounds",
+    }),
+    waitingRoomAgeAlarmSeconds: reader.integer("waitingRoomAgeAlarmSeconds", {
+      min: 60,
+      max: GENERATE_TASK_SECONDS.timeout,
+      why: "seconds; CloudWatch samples the queue once a minute and GenerateImage fails a job that waited longer",
     }),
     apiKeyRequired: reader.boolean("apiKeyRequired"),
     throttlingRateLimit: reader.number("throttlingRateLimit", {

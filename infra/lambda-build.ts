@@ -16,6 +16,7 @@ export const FUNCTION_SOURCES = [
   "generate-image",
   "store-image",
   "job-status",
+  "failure-notifier",
 ] as const;
 
 /** A folder under `functions/` holding a `handler.ts`. */

@@ -1,9 +1,12 @@
 import { Annotations, Aws, CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import { LogLevel } from "aws-cdk-lib/aws-stepfunctions";
 import type { Construct } from "constructs";
+import { FAILURE_NOTICE_MAX_RECEIVES } from "../functions/shared/failure-notices";
 import { resolveModel } from "../functions/shared/models/catalog";
+import { GENERATE_MAX_RECEIVES } from "../functions/shared/waiting-room";
 import type { ImagegenConfig } from "./config";
 import { PipelineDashboard } from "./constructs/dashboard";
+import { FailureNotices } from "./constructs/failure-notices";
 import type { PipelineFunctions } from "./constructs/health-metrics";
 import { JobIngress } from "./constructs/ingress";
 import { PipelineMonitoring } from "./constructs/monitoring";
@@ -23,6 +26,7 @@ export class CouchImagegenStack extends Stack {
   public readonly storage: ImageStorage;
   public readonly workflow: ImageWorkflow;
   public readonly ingress: JobIngress;
+  public readonly failureNotices: FailureNotices;
   public readonly monitoring: PipelineMonitoring;
   public readonly dashboard: PipelineDashboard;
 
@@ -41,7 +45,7 @@ export class CouchImagegenStack extends Stack {
       storage: this.storage,
       models,
       bedrockRegion: config.bedrockRegion,
-      generateConcurrency: config.generateConcurrency,
+      bedrockConcurrency: config.bedrockConcurrency,
       statusRetentionDays: config.statusRetentionDays,
       logLevel: LogLevel[config.stateMachineLogLevel],
       logExecutionData: config.stateMachineLogExecutionData,
@@ -55,6 +59,7 @@ export class CouchImagegenStack extends Stack {
       throttlingBurstLimit: config.throttlingBurstLimit,
       dailyRequestQuota: config.dailyRequestQuota,
     });
+    this.failureNotices = new FailureNotices(this, "FailureNotices", { stateMachine: this.workflow.stateMachine });
     const functions: PipelineFunctions = {
       startJobApi: this.ingress.startJobApi.function,
       startJobQueue: this.ingress.startJobQueue.function,
@@ -62,11 +67,15 @@ export class CouchImagegenStack extends Stack {
       validatePrompt: this.workflow.validatePrompt.function,
       generateImage: this.workflow.generateImage.function,
       storeImage: this.workflow.storeImage.function,
+      failureNotifier: this.failureNotices.notifier.function,
     };
     const watched = {
       apiStage: this.ingress.api.deploymentStage,
       queue: this.ingress.queue,
       deadLetterQueue: this.ingress.deadLetterQueue,
+      generateQueue: this.workflow.waitingRoom.queue,
+      generateDeadLetterQueue: this.workflow.waitingRoom.deadLetterQueue,
+      failureNoticeDeadLetterQueue: this.failureNotices.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
       functions,
       modelIds: config.allowedModelIds,
@@ -76,9 +85,12 @@ export class CouchImagegenStack extends Stack {
       ...watched,
       alertEmail: config.alertEmail,
       queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
+      waitingRoomAgeAlarmSeconds: config.waitingRoomAgeAlarmSeconds,
       bedrockThrottleAlarmPercent: config.bedrockThrottleAlarmPercent,
     });
     this.dashboard = new PipelineDashboard(this, "Dashboard", { ...watched, monitoring: this.monitoring });
+    this.failureNotices.bindAlertTopic(this.monitoring.topic);
+    this.failureNotices.bindDashboard(this.dashboard);
 
     const stateMachineArn = this.workflow.stateMachine.stateMachineArn;
     const outputs: Record<string, { value: string; description: string }> = {
@@ -94,6 +106,23 @@ export class CouchImagegenStack extends Stack {
       DeadLetterQueueUrl: {
         value: this.ingress.deadLetterQueue.queueUrl,
         description: "Requests that failed three deliveries",
+      },
+      GenerateQueueUrl: {
+        value: this.workflow.waitingRoom.queue.queueUrl,
+        description:
+          "The waiting room: jobs waiting for a Bedrock slot (GenerateImage's task tokens; not for producers)",
+      },
+      GenerateDeadLetterQueueUrl: {
+        value: this.workflow.waitingRoom.deadLetterQueue.queueUrl,
+        description:
+          `Waiting-room jobs received ${GENERATE_MAX_RECEIVES} times without an answer (docs/RUNBOOK.md, ` +
+          "GenerateDeadLetterQueueNotEmpty)",
+      },
+      FailureNoticeDeadLetterQueueUrl: {
+        value: this.failureNotices.deadLetterQueue.queueUrl,
+        description:
+          `Failed-execution events received ${FAILURE_NOTICE_MAX_RECEIVES} times without a notice (docs/RUNBOOK.md, ` +
+          "FailureNoticeDeadLetterQueueNotEmpty)",
       },
       StateMachineArn: { value: stateMachineArn, description: "Image pipeline state machine" },
       StateMachineConsoleUrl: {

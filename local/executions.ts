@@ -102,7 +102,7 @@ export class ExecutionStore {
   history(executionArn: string): HistoryEvent[] {
     const record = this.describe(executionArn);
     const running = this.running.get(executionArn);
-    return running ? toHistory(running.events, record) : record.history;
+    return running ? toHistory(running.events, record, this.options.runner.taskResources) : record.history;
   }
 
   /** Newest first, as ListExecutions answers. */
@@ -155,7 +155,7 @@ export class ExecutionStore {
     if (outcome.status === "SUCCEEDED") record.output = JSON.stringify(outcome.output ?? null);
     if (outcome.error) record.error = outcome.error;
     if (outcome.cause) record.cause = outcome.cause;
-    record.history = toHistory(events, record);
+    record.history = toHistory(events, record, this.options.runner.taskResources);
     this.running.delete(record.executionArn);
     this.persist(record);
     this.options.onFinished?.(record);
@@ -192,11 +192,16 @@ const STATE_TYPE_PREFIX: Record<string, string> = {
 
 /**
  * Turns the runner's event log into Step Functions history events (the types and detail fields the console and
- * `aws stepfunctions get-execution-history` show). A retried task shows as TaskFailed then a new TaskScheduled,
- * as on AWS; the Lambda-level TaskScheduled/TaskStarted/TaskSucceeded triplet is condensed to TaskScheduled/TaskSucceeded.
- * A task whose error a Catch took shows TaskFailed then TaskStateExited, with no TaskSucceeded.
+ * `aws stepfunctions get-execution-history` show). Each task run is TaskScheduled (naming its resource as AWS does:
+ * `lambda` `invoke`, `sqs` `sendMessage.waitForTaskToken`, `dynamodb` `updateItem`), TaskStarted, then TaskSucceeded,
+ * TaskFailed or TaskTimedOut (a heartbeat or task timeout); a retried task shows its failure then a new TaskScheduled,
+ * as on AWS. A task whose error a Catch took shows its failure then TaskStateExited, with no TaskSucceeded.
  */
-export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryEvent[] {
+export function toHistory(
+  events: EventLog[],
+  record: ExecutionRecord,
+  taskResources: Record<string, string> = {},
+): HistoryEvent[] {
   const history: HistoryEvent[] = [];
   const push = (timestamp: number, type: string, details: Record<string, unknown>) => {
     history.push({
@@ -208,6 +213,17 @@ export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryE
     });
   };
   const json = (value: unknown) => JSON.stringify(value ?? null);
+  const schedule = (timestamp: number, name: string | undefined, retryAttempt?: number) => {
+    const resource = describeResource(name === undefined ? undefined : taskResources[name]);
+    push(timestamp, "TaskScheduled", {
+      taskScheduledEventDetails: {
+        ...resource,
+        region: record.executionArn.split(":")[3],
+        ...(retryAttempt === undefined ? {} : { retryAttempt }),
+      },
+    });
+    push(timestamp, "TaskStarted", { taskStartedEventDetails: resource });
+  };
   let caught = false;
   for (const event of events) {
     const state = event.state;
@@ -222,32 +238,33 @@ export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryE
         push(event.timestamp, `${prefix}StateEntered`, {
           stateEnteredEventDetails: { name: state?.name, input: json(state?.input) },
         });
-        if (state?.type === "Task")
-          push(event.timestamp, "TaskScheduled", {
-            taskScheduledEventDetails: { resourceType: "local", resource: state.name },
-          });
+        if (state?.type === "Task") schedule(event.timestamp, state.name);
         break;
       case "StateRetried":
-        push(event.timestamp, "TaskScheduled", {
-          taskScheduledEventDetails: {
-            resourceType: "local",
-            resource: state?.name,
-            retryAttempt: event.retry?.attempt,
-          },
-        });
+        schedule(event.timestamp, state?.name, event.retry?.attempt);
         break;
-      case "StateFailed":
+      case "StateFailed": {
         if (state?.type !== "Task") break;
-        push(event.timestamp, "TaskFailed", {
-          taskFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? "") },
-        });
+        const details = {
+          ...describeResource(taskResources[state.name]),
+          error: event.Error,
+          cause: String(event.Cause ?? ""),
+        };
+        if (event.Error === "States.Timeout" || event.Error === "States.HeartbeatTimeout") {
+          push(event.timestamp, "TaskTimedOut", { taskTimedOutEventDetails: details });
+        } else {
+          push(event.timestamp, "TaskFailed", { taskFailedEventDetails: details });
+        }
         break;
+      }
       case "StateCaught":
         caught = true;
         break;
       case "StateExited":
         if (state?.type === "Task" && !caught)
-          push(event.timestamp, "TaskSucceeded", { taskSucceededEventDetails: { output: json(state.output) } });
+          push(event.timestamp, "TaskSucceeded", {
+            taskSucceededEventDetails: { ...describeResource(taskResources[state.name]), output: json(state.output) },
+          });
         push(event.timestamp, `${prefix}StateExited`, {
           stateExitedEventDetails: { name: state?.name, output: json(state?.output) },
         });
@@ -272,6 +289,12 @@ export function toHistory(events: EventLog[], record: ExecutionRecord): HistoryE
     }
   }
   return history;
+}
+
+/** `arn:aws:states:::sqs:sendMessage.waitForTaskToken` → resourceType `sqs`, resource `sendMessage.waitForTaskToken`. */
+function describeResource(resourceArn: string | undefined): { resourceType: string; resource: string } {
+  const match = /^arn:aws:states:::([\w-]+):(.+)$/.exec(resourceArn ?? "");
+  return match ? { resourceType: match[1]!, resource: match[2]! } : { resourceType: "unknown", resource: "unknown" };
 }
 
 function sleep(ms: number): Promise<void> {

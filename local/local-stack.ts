@@ -4,22 +4,29 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTopicCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { stagingKey } from "../functions/shared/image-keys";
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG, SUPPORTED_MODEL_IDS } from "../functions/shared/models/catalog";
+import {
+  GENERATE_MAX_RECEIVES,
+  GENERATE_VISIBILITY_TIMEOUT_SECONDS,
+  GENERATOR_ENV,
+} from "../functions/shared/waiting-room";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { claimDataDir } from "./data-dir";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
+import { DEFAULT_NOTICE_WINDOW_MS, type LocalFailureNotices, startFailureNotices } from "./failure-notices";
 import { type LoopbackServer, listenOnLoopback } from "./http-server";
+import { keepPaidImages } from "./restarted-jobs";
 import { redeliverJournaled } from "./sqs-journal";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
 import { PortInUseError } from "./start-refusals";
-import { localDefinition, scaleRetryIntervals } from "./state-machine-definition";
-import { type LocalFunction, StateMachineRunner, withReservedConcurrency } from "./state-machine-runner";
+import { localDefinition, scaleRetryIntervals, withHeartbeatSeconds } from "./state-machine-definition";
+import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
 
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../.local", import.meta.url));
@@ -65,11 +72,8 @@ export interface LocalStackOptions {
   keyPrefix?: string;
   /** Multiplies the state machine's retry intervals (1 = the real schedule). */
   retryTimeScale?: number;
-  /**
-   * GenerateImage's reserved concurrency, as deployed (`-c generateConcurrency`, default 5 on AWS): past it an
-   * invocation fails with `Lambda.TooManyRequestsException`, which the state machine retries. @default no limit
-   */
-  generateConcurrency?: number;
+  /** The waiting room: the generate queue and its generator, as the event source mapping runs it on AWS. */
+  waitingRoom?: WaitingRoomOptions;
   /** Latency, rate limit and failure rates of the Bedrock stand-in. */
   bedrock?: Omit<BedrockStandInOptions, "port" | "log">;
   /** Require this key in `x-api-key` (as the API's usage plan does on AWS). @default none locally */
@@ -83,15 +87,41 @@ export interface LocalStackOptions {
    * the benchmark a request counter. @default none: the pipeline calls the emulators directly
    */
   interpose?: (service: InterposedService, url: string) => Promise<string>;
+  /**
+   * The failure notices' batching window: failed jobs are gathered this long from the first, then noticed once per
+   * error kind, as on AWS (where the window is FAILURE_NOTICE_WINDOW_SECONDS). @default DEFAULT_NOTICE_WINDOW_MS (10 s)
+   */
+  noticeWindowMs?: number;
 }
 
 export type InterposedService = "s3" | "dynamodb" | "stepFunctions";
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+export interface WaitingRoomOptions {
+  /** Generators at once: the event source's MaximumConcurrency (`-c bedrockConcurrency`, 5 on AWS). @default 5 */
+  bedrockConcurrency?: number;
+  /** Seconds a message a generator took stays invisible. @default GENERATE_VISIBILITY_TIMEOUT_SECONDS (600), as on AWS */
+  visibilityTimeoutSeconds?: number;
+  /** The generate queue's maxReceiveCount. @default GENERATE_MAX_RECEIVES (100), as on AWS */
+  maxReceives?: number;
+  /** GenerateImage's HeartbeatSeconds. @default the ASL file's */
+  heartbeatSeconds?: number;
+  /** Wraps the generator's handler: fault tests make it die holding a token. @default none */
+  wrapGenerator?: (handler: SqsHandler) => SqsHandler;
+}
+
+/** The event source mapping's default MaximumConcurrency on AWS (`bedrockConcurrency`, infra/config.ts). */
+export const DEFAULT_BEDROCK_CONCURRENCY = 5;
 
 export interface LocalStack {
   apiUrl: string;
   stepFunctionsUrl: string;
   queueUrl: string;
   dlqUrl: string;
+  /** The waiting room: GenerateImage's messages, and its DLQ. */
+  generateQueueUrl: string;
+  generateDlqUrl: string;
   s3Url: string;
   dynamodbUrl: string;
   snsUrl: string;
@@ -123,15 +153,17 @@ export interface LocalStack {
 
 interface Handlers {
   apiHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-  sqsHandler: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  sqsHandler: SqsHandler;
   jobStatus: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   validatePrompt: LocalFunction;
-  generateImage: LocalFunction;
+  generator: SqsHandler;
   storeImage: LocalFunction;
 }
 
 const QUEUE_NAME = "couch-imagegen-jobs";
 const DLQ_NAME = "couch-imagegen-jobs-dlq";
+const GENERATE_QUEUE_NAME = "couch-imagegen-generate";
+const GENERATE_DLQ_NAME = "couch-imagegen-generate-dlq";
 const ALERTS_INBOX_NAME = "couch-imagegen-alerts-inbox";
 const STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:ImagePipeline`;
 const FUNCTION_ARN = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function`;
@@ -161,6 +193,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const keyPrefix = options.keyPrefix ?? "local";
   const tableName = "couch-imagegen-jobs";
   const sqsSettings = { batchSize: 10, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, pollers: 2, ...options.sqs };
+  const waitingRoom = {
+    ...options.waitingRoom,
+    bedrockConcurrency: options.waitingRoom?.bedrockConcurrency ?? DEFAULT_BEDROCK_CONCURRENCY,
+    visibilityTimeoutSeconds: options.waitingRoom?.visibilityTimeoutSeconds ?? GENERATE_VISIBILITY_TIMEOUT_SECONDS,
+    maxReceives: options.waitingRoom?.maxReceives ?? GENERATE_MAX_RECEIVES,
+  };
 
   const closers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -173,6 +211,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const emulators = await startEmulators(dataDir, ports, [QUEUE_NAME, DLQ_NAME], logEntry);
     closers.push(() => closeEmulators(emulators));
+    // Stopping runs these closers last first. A generator may be in a Bedrock call of any length: the stack waits for
+    // it only once the stand-in (which ends its call) and the Step Functions endpoint (so the job stays RUNNING, to
+    // start again with the stack) are closed.
+    let generators: SqsPoller | undefined;
+    closers.push(async () => generators?.stop());
     const bedrock = await startBedrockStandIn({ ...options.bedrock, port: ports.bedrock, log });
     closers.push(() => bedrock.close());
 
@@ -183,7 +226,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sns = new SNSClient({ ...clientConfig, endpoint: emulators.sns.url });
     const resources = await createResources(
       { sqs, dynamodb, s3, sns },
-      { bucket, tableName, maxReceiveCount: sqsSettings.maxReceiveCount },
+      {
+        bucket,
+        tableName,
+        maxReceiveCount: sqsSettings.maxReceiveCount,
+        generateMaxReceives: waitingRoom.maxReceives,
+      },
       emulators.sns.deliverToQueue,
     );
     pinStagingDirectory(dataDir, bucket, keyPrefix);
@@ -214,6 +262,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       IMAGE_BUCKET: bucket,
       KEY_PREFIX: keyPrefix,
       JOB_STATUS_TABLE: tableName,
+      [GENERATOR_ENV.queueUrl]: resources.generateQueueUrl,
+      [GENERATOR_ENV.maxReceives]: String(waitingRoom.maxReceives),
       STATUS_RETENTION_DAYS: "30",
       // The handlers' Powertools lines go to stdout themselves, not through `log`: WARN and above unless the shell
       // sets POWERTOOLS_LOG_LEVEL (INFO shows every job's steps); no embedded-metric-format blobs locally.
@@ -221,42 +271,56 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_METRICS_DISABLED: "true",
     });
 
-    const definition = scaleRetryIntervals(localDefinition(FUNCTION_ARN, tableName), options.retryTimeScale ?? 1);
+    const written = scaleRetryIntervals(
+      localDefinition(FUNCTION_ARN, tableName, resources.generateQueueUrl),
+      options.retryTimeScale ?? 1,
+    );
+    const definition =
+      waitingRoom.heartbeatSeconds === undefined
+        ? written
+        : withHeartbeatSeconds(written, waitingRoom.heartbeatSeconds);
     const runner = new StateMachineRunner({
       definition,
       dynamodb:
         pipelineDynamodbUrl === emulators.dynamodb.url
           ? dynamodb
           : new DynamoDBClient({ ...clientConfig, endpoint: pipelineDynamodbUrl }),
+      sqs,
       functions: {
         [`${FUNCTION_ARN}:validate-prompt`]: handlers.validatePrompt,
-        [`${FUNCTION_ARN}:generate-image`]: withReservedConcurrency(
-          handlers.generateImage,
-          options.generateConcurrency,
-        ),
         [`${FUNCTION_ARN}:store-image`]: handlers.storeImage,
       },
     });
+    const failureNotices = startFailureNotices({
+      sns,
+      topicArn: resources.alertsTopicArn,
+      stepFunctionsUrl: stepFunctionsPort.url,
+      windowMs: options.noticeWindowMs ?? DEFAULT_NOTICE_WINDOW_MS,
+      log: logEntry,
+    });
+    // Closers run last first: this one after the executions' wait below, so their last failures are noticed too.
+    closers.push(failureNotices.flush);
     const executions = new ExecutionStore({
       runner,
       stateMachineArn: STATE_MACHINE_ARN,
       directory: `${dataDir}/executions`,
       onFinished: (record) => {
         if (record.status === "SUCCEEDED") return;
-        void notifyFailure(record, {
-          sns,
-          topicArn: resources.alertsTopicArn,
-          log: logEntry,
-          stepFunctionsUrl: stepFunctionsPort.url,
-        });
+        notifyFailure(record, { notices: failureNotices, log: logEntry });
       },
     });
+    await stepFunctionsPort.close();
+    const stepFunctions = await startStepFunctionsEndpoint(
+      executions,
+      STATE_MACHINE_ARN,
+      stepFunctionsPort.port,
+      runner.taskTokens,
+    );
+    closers.push(stepFunctions.close);
+    // Before the endpoint closes: a generator still answers the tasks of executions that finish in time.
     closers.push(async () => {
       await executions.idle(5000);
     });
-    await stepFunctionsPort.close();
-    const stepFunctions = await startStepFunctionsEndpoint(executions, STATE_MACHINE_ARN, stepFunctionsPort.port);
-    closers.push(stepFunctions.close);
 
     const api = await startLocalApi({
       port: ports.api,
@@ -289,12 +353,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log: logEntry,
     });
     closers.push(poller.stop);
+    // The event source mapping of the waiting room: one message per invocation, bedrockConcurrency at once.
+    generators = startSqsPoller({
+      sqs,
+      queueUrl: resources.generateQueueUrl,
+      queueArn: resources.generateQueueArn,
+      handler: keepPaidImages(
+        waitingRoom.wrapGenerator ? waitingRoom.wrapGenerator(handlers.generator) : handlers.generator,
+        { s3, bucket, keyPrefix, restartedJobIds: new Set(resumed.map((record) => record.name)), log: logEntry },
+      ),
+      batchSize: 1,
+      visibilityTimeoutSeconds: waitingRoom.visibilityTimeoutSeconds,
+      pollers: 1,
+      maxConcurrency: waitingRoom.bedrockConcurrency,
+      log: logEntry,
+    });
+    const takingMessages = generators;
+    closers.push(async () => takingMessages.stopReceiving());
 
     return {
       apiUrl: api.url,
       stepFunctionsUrl: stepFunctions.url,
       queueUrl: resources.queueUrl,
       dlqUrl: resources.dlqUrl,
+      generateQueueUrl: resources.generateQueueUrl,
+      generateDlqUrl: resources.generateDlqUrl,
       s3Url: emulators.s3.url,
       dynamodbUrl: emulators.dynamodb.url,
       snsUrl: emulators.sns.url,
@@ -389,7 +472,7 @@ async function loadHandlers(environment: Record<string, string>): Promise<Handle
     sqsHandler: startJob.sqsHandler,
     jobStatus: jobStatus.handler,
     validatePrompt: (payload) => validatePrompt.handler(payload as never),
-    generateImage: (payload) => generateImage.handler(payload as never),
+    generator: (event) => generateImage.handler(event),
     storeImage: (payload) => storeImage.handler(payload as never),
   };
 }
@@ -407,7 +490,7 @@ interface ResourceClients {
  */
 async function createResources(
   clients: ResourceClients,
-  names: { bucket: string; tableName: string; maxReceiveCount: number },
+  names: { bucket: string; tableName: string; maxReceiveCount: number; generateMaxReceives: number },
   deliver: (topicArn: string, queueUrl: string) => Promise<void>,
 ) {
   const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: DLQ_NAME }));
@@ -417,6 +500,18 @@ async function createResources(
       QueueName: QUEUE_NAME,
       Attributes: {
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: names.maxReceiveCount }),
+      },
+    }),
+  );
+  const generateDlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: GENERATE_DLQ_NAME }));
+  const generateQueue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: GENERATE_QUEUE_NAME,
+      Attributes: {
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${GENERATE_DLQ_NAME}`,
+          maxReceiveCount: names.generateMaxReceives,
+        }),
       },
     }),
   );
@@ -442,16 +537,19 @@ async function createResources(
     queueUrl: queue.QueueUrl ?? "",
     queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${QUEUE_NAME}`,
     dlqUrl: dlq.QueueUrl ?? "",
+    generateQueueUrl: generateQueue.QueueUrl ?? "",
+    generateQueueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${GENERATE_QUEUE_NAME}`,
+    generateDlqUrl: generateDlq.QueueUrl ?? "",
     alertsTopicArn: topic.TopicArn ?? "",
     alertsInboxUrl: inbox.QueueUrl ?? "",
   };
 }
 
-/** The local stand-in for the EventBridge rule → SNS: a log line and an SNS message naming the job and its cause. */
-async function notifyFailure(
+/** A job that did not succeed: an ERROR line now, and its notice with its window's batch (local/failure-notices.ts). */
+function notifyFailure(
   record: ExecutionRecord,
-  deps: { sns: SNSClient; topicArn: string; log: (entry: Record<string, unknown>) => void; stepFunctionsUrl: string },
-): Promise<void> {
+  deps: { notices: LocalFailureNotices; log: (entry: Record<string, unknown>) => void },
+): void {
   deps.log({
     level: "ERROR",
     message: `Job ${record.name} ${record.status}`,
@@ -461,31 +559,5 @@ async function notifyFailure(
     cause: record.cause,
     executionArn: record.executionArn,
   });
-  const message = failureMessage(record, deps.stepFunctionsUrl);
-  try {
-    await deps.sns.send(
-      new PublishCommand({
-        TopicArn: deps.topicArn,
-        Subject: `couch-imagegen: job ${record.name} ${record.status}`,
-        Message: message,
-      }),
-    );
-  } catch (error) {
-    deps.log({
-      level: "WARN",
-      message: "Could not publish the failure notification",
-      jobId: record.name,
-      error: String(error),
-    });
-  }
-}
-
-export function failureMessage(record: ExecutionRecord, stepFunctionsUrl: string): string {
-  return [
-    `couch-imagegen job ${record.name} ended ${record.status}.`,
-    `Error: ${record.error ?? "(none)"}`,
-    `Cause: ${record.cause ?? "(none)"}`,
-    `Execution: ${record.executionArn}`,
-    `Inspect: aws stepfunctions describe-execution --no-sign-request --region ${LOCAL_REGION} --endpoint-url ${stepFunctionsUrl} --execution-arn ${record.executionArn}`,
-  ].join("\n");
+  deps.notices.add(record);
 }

@@ -5,6 +5,9 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createRequestHandler } from "local-aws-sqs";
 import { guarded, type LoopbackServer, trackAndListen } from "./http-server";
 import { toRecord } from "./sqs-poller";
+import { countReceivesOnly, messageIdOf } from "./sqs-receive-counts";
+
+export { messageIdOf } from "./sqs-receive-counts";
 
 /** A message the journal holds: accepted by a journaled queue and not yet deleted from it. */
 export interface JournaledMessage {
@@ -128,12 +131,17 @@ export async function startJournaledSqs(options: {
     emulateQueueCreationLifecycle: false,
   });
   const unjournaled = new WeakMap<EmulatorQueue, SetRecord>();
-  /** Hooks every journaled queue that exists (one created since the last request included). */
+  const hooked = new WeakSet<EmulatorQueue>();
+  /**
+   * Hooks every queue that exists (one created since the last request included): each counts receives as SQS does,
+   * and the journaled ones journal.
+   */
   const journalQueues = () => {
     for (const queue of service.Queues) {
-      if (options.queueNames.includes(queue.QueueName) && !unjournaled.has(queue)) {
-        unjournaled.set(queue, journalQueue(queue, journal));
-      }
+      if (hooked.has(queue)) continue;
+      hooked.add(queue);
+      countReceivesOnly(queue);
+      if (options.queueNames.includes(queue.QueueName)) unjournaled.set(queue, journalQueue(queue, journal));
     }
   };
   const front = await trackAndListen(
@@ -228,17 +236,6 @@ function journalQueue(queue: EmulatorQueue, journal: SqsJournal): SetRecord {
     );
   };
   return setRecord;
-}
-
-/** local-aws-sqs's receipt handles are base64 of a random UUID followed by JSON that names the message. */
-export function messageIdOf(receiptHandle: string): string | undefined {
-  const decoded = Buffer.from(receiptHandle, "base64").toString("utf8");
-  try {
-    const { MessageId } = JSON.parse(decoded.slice(decoded.indexOf("{"))) as { MessageId?: unknown };
-    return typeof MessageId === "string" ? MessageId : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Ends a connection whose body (chunked, so without a length to refuse up front) grows past `limit` bytes. */

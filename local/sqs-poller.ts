@@ -18,10 +18,19 @@ export interface SqsPollerOptions {
   visibilityTimeoutSeconds: number;
   /** Concurrent pollers, as the mapping's concurrency. */
   pollers: number;
+  /**
+   * Handler invocations in flight at once, across pollers (the mapping's MaximumConcurrency): a poller then receives
+   * up to ten messages, hands each batch to an invocation of its own and waits only when all are busy. Without it,
+   * each poller runs one invocation at a time. @default none
+   */
+  maxConcurrency?: number;
   log?: (entry: Record<string, unknown>) => void;
 }
 
 export interface SqsPoller {
+  /** Takes no more messages; handlers already running go on. */
+  stopReceiving: () => void;
+  /** Takes no more messages and waits for the handlers already running. */
   stop: () => Promise<void>;
 }
 
@@ -33,10 +42,13 @@ export interface SqsPoller {
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   let stopping = false;
   const abort = new AbortController();
+  const slots = options.maxConcurrency === undefined ? undefined : new Slots(options.maxConcurrency);
   const loops = Array.from({ length: options.pollers }, async () => {
     while (!stopping) {
       try {
-        const received = await pollOnce(options, abort.signal);
+        const received = slots
+          ? await pollIntoSlots(options, slots, abort.signal)
+          : await pollOnce(options, abort.signal);
         if (received === 0) await sleep(EMPTY_POLL_PAUSE_MS, undefined, { signal: abort.signal });
       } catch (error) {
         if (stopping) break;
@@ -45,31 +57,94 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
       }
     }
   });
+  const stopReceiving = () => {
+    stopping = true;
+    abort.abort();
+  };
   return {
+    stopReceiving,
     stop: async () => {
-      stopping = true;
-      abort.abort();
+      stopReceiving();
       await Promise.allSettled(loops);
+      await slots?.idle();
     },
   };
 }
 
-/** Returns how many messages it received. */
-async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise<number> {
+/** Invocations in flight, at most `limit`. */
+class Slots {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly limit: number) {}
+
+  get free(): number {
+    return this.limit - this.running.size;
+  }
+
+  run(work: () => Promise<void>): void {
+    const done: Promise<void> = work().finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
+  /** Resolves when a slot is free. */
+  async available(signal: AbortSignal): Promise<void> {
+    while (this.free <= 0 && !signal.aborted) await Promise.race(this.running);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+/** Receives what the free slots can take and starts one invocation per batch; returns how many it received. */
+async function pollIntoSlots(options: SqsPollerOptions, slots: Slots, signal: AbortSignal): Promise<number> {
+  await slots.available(signal);
+  if (signal.aborted) return 0;
   const { Messages: messages = [] } = await options.sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: options.queueUrl,
-      MaxNumberOfMessages: options.batchSize,
-      WaitTimeSeconds: 0,
-      VisibilityTimeout: options.visibilityTimeoutSeconds,
-      MessageSystemAttributeNames: ["All"],
-      // local-aws-sqs reads only the older name; without it ApproximateReceiveCount is missing from every message.
-      AttributeNames: ["All"],
-      MessageAttributeNames: ["All"],
-    }),
+    receiveCommand(options, Math.min(10, slots.free * options.batchSize)),
     { abortSignal: signal },
   );
+  for (let start = 0; start < messages.length; start += options.batchSize) {
+    const batch = messages.slice(start, start + options.batchSize);
+    slots.run(() =>
+      invoke(options, batch).then(
+        () => undefined,
+        (error: unknown) =>
+          options.log?.({
+            level: "WARN",
+            message: "Could not delete handled messages; they come back after the visibility timeout",
+            error: String(error),
+          }),
+      ),
+    );
+  }
+  return messages.length;
+}
+
+/** Returns how many messages it received. */
+async function pollOnce(options: SqsPollerOptions, signal: AbortSignal): Promise<number> {
+  const { Messages: messages = [] } = await options.sqs.send(receiveCommand(options, options.batchSize), {
+    abortSignal: signal,
+  });
   if (messages.length === 0) return 0;
+  return invoke(options, messages);
+}
+
+function receiveCommand(options: SqsPollerOptions, maxMessages: number): ReceiveMessageCommand {
+  return new ReceiveMessageCommand({
+    QueueUrl: options.queueUrl,
+    MaxNumberOfMessages: maxMessages,
+    WaitTimeSeconds: 0,
+    VisibilityTimeout: options.visibilityTimeoutSeconds,
+    MessageSystemAttributeNames: ["All"],
+    // local-aws-sqs reads only the older name; without it ApproximateReceiveCount is missing from every message.
+    AttributeNames: ["All"],
+    MessageAttributeNames: ["All"],
+  });
+}
+
+/** One handler invocation with `messages`; deletes those that succeeded. Returns how many it was given. */
+async function invoke(options: SqsPollerOptions, messages: Message[]): Promise<number> {
   const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
   let failed: Set<string>;
   try {

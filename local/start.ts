@@ -2,7 +2,14 @@
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG } from "../functions/shared/models/catalog";
 import { LIFECYCLE_STATUSES, type StandInLifecycleStatus } from "./bedrock-stand-in";
 import { CommandLine } from "./command-line";
-import { DEFAULT_PORTS, type LocalPorts, type LocalStack, startLocalStack } from "./local-stack";
+import {
+  DEFAULT_BEDROCK_CONCURRENCY,
+  DEFAULT_PORTS,
+  type LocalPorts,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from "./local-stack";
 import { StartRefusedError } from "./start-refusals";
 
 const started = performance.now();
@@ -30,9 +37,9 @@ const FLAGS = {
   "key-prefix": { type: "string", description: "S3 key prefix (default local)" },
   "api-key": { type: "string", description: "require this x-api-key on the local API (default: none)" },
   "retry-time-scale": { type: "string", description: "multiply the state machine's retry intervals (default 1)" },
-  "generate-concurrency": {
+  "bedrock-concurrency": {
     type: "string",
-    description: "GenerateImage's reserved concurrency, as deployed (AWS default 5; default here: no limit)",
+    description: "generators at once: the waiting room's event source concurrency, as deployed (default 5, as on AWS)",
   },
   "bedrock-latency-ms": { type: "string", description: "stand-in latency per request (default 0)" },
   "bedrock-max-rps": {
@@ -68,7 +75,24 @@ function envName(flag: string): string {
 const commandLine = new CommandLine("npm start", FLAGS, (flag) => `  [${envName(flag)}]`);
 const fail = (message: string): never => commandLine.fail(message);
 
+/** Flags that were renamed: given the old name, npm start says what to use instead rather than "Unknown option". */
+const RENAMED_FLAGS: Record<string, { to: keyof typeof FLAGS; why: string }> = {
+  "generate-concurrency": {
+    to: "bedrock-concurrency",
+    why: "GenerateImage has no reserved concurrency any more: jobs wait in the waiting room (the generate queue), and the generators that take them, at most this many at once, are what calls Bedrock",
+  },
+};
+
+function refuseRenamedFlags(args: string[]): void {
+  for (const [old, { to, why }] of Object.entries(RENAMED_FLAGS)) {
+    const given = args.some((arg) => arg === `--${old}` || arg.startsWith(`--${old}=`));
+    if (given) fail(`--${old} was replaced by --${to}: ${why}`);
+    if (process.env[envName(old)] !== undefined) fail(`${envName(old)} was replaced by ${envName(to)}: ${why}`);
+  }
+}
+
 function parseFlags() {
+  refuseRenamedFlags(process.argv.slice(2));
   const values = commandLine.parse();
   const read = (flag: keyof typeof FLAGS) => values[flag] ?? process.env[envName(flag)];
   const number = (flag: keyof typeof FLAGS, min: number, max: number): number | undefined => {
@@ -147,13 +171,16 @@ function parseFlags() {
       keyPrefix: text("key-prefix"),
       apiKey: text("api-key"),
       retryTimeScale: number("retry-time-scale", 0.0001, 100),
-      generateConcurrency: number("generate-concurrency", 1, 1000),
+      waitingRoom: { bedrockConcurrency: number("bedrock-concurrency", 1, 1000) },
       bedrock,
     },
   };
 }
 
-function banner(stack: LocalStack, readyMs: number, apiKey: string | undefined): string {
+function banner(stack: LocalStack, readyMs: number, options: LocalStackOptions): string {
+  const { apiKey } = options;
+  const bedrockConcurrency = options.waitingRoom?.bedrockConcurrency ?? DEFAULT_BEDROCK_CONCURRENCY;
+  const generators = `${bedrockConcurrency} generator${bedrockConcurrency === 1 ? "" : "s"}`;
   const cli = "aws --no-sign-request --region us-east-1";
   const keyHeader = apiKey ? ` -H 'x-api-key: ${apiKey}'` : "";
   const sqsUrl = new URL(stack.queueUrl).origin;
@@ -172,6 +199,8 @@ ${resumed}${redelivered}${deadLetters}
   API                 ${stack.apiUrl}        POST /generate-image, GET /jobs/{jobId}
   SQS queue           ${stack.queueUrl}
   SQS dead letters    ${stack.dlqUrl}
+  Waiting room        ${stack.generateQueueUrl}        ${generators} call Bedrock at once (--bedrock-concurrency)
+  Waiting room DLQ    ${stack.generateDlqUrl}
   Step Functions      ${stack.stepFunctionsUrl}        state machine ${stack.stateMachineArn}
   S3                  ${stack.s3Url}        bucket ${stack.bucket}, images under ${stack.keyPrefix}/generated_images/
   DynamoDB            ${stack.dynamodbUrl}        table ${stack.tableName}
@@ -219,7 +248,7 @@ async function main(): Promise<void> {
   process.on("uncaughtException", crash);
   process.on("unhandledRejection", crash);
   stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });
-  process.stdout.write(banner(stack, performance.now() - started, options.apiKey));
+  process.stdout.write(banner(stack, performance.now() - started, options));
 }
 
 function describeError(error: unknown): string {

@@ -3,12 +3,16 @@ import { ASL_PATH, type DefinitionSubstitutions } from "../statemachine/substitu
 
 /**
  * The definition as the local stack and the tests run it: task functions named `<functionArnPrefix>:<step>`
- * (validate-prompt, generate-image, store-image) and the given table.
+ * (validate-prompt, store-image), the given table and generate queue (the waiting room).
  */
-export function localDefinition(functionArnPrefix: string, tableName: string): Record<string, unknown> {
+export function localDefinition(
+  functionArnPrefix: string,
+  tableName: string,
+  generateQueueUrl: string,
+): Record<string, unknown> {
   return loadDefinition({
     ValidatePromptFunctionArn: `${functionArnPrefix}:validate-prompt`,
-    GenerateImageFunctionArn: `${functionArnPrefix}:generate-image`,
+    GenerateQueueUrl: generateQueueUrl,
     StoreImageFunctionArn: `${functionArnPrefix}:store-image`,
     JobStatusTableName: tableName,
   });
@@ -36,6 +40,18 @@ export function scaleRetryIntervals(definition: Record<string, unknown>, scale: 
       retrier.IntervalSeconds = (retrier.IntervalSeconds ?? 1) * scale;
       if (retrier.MaxDelaySeconds !== undefined) retrier.MaxDelaySeconds *= scale;
     }
+  }
+  return copy as unknown as Record<string, unknown>;
+}
+
+/**
+ * Sets every task's HeartbeatSeconds that has one (the waiting room's) to `seconds`: tests that let a generator die
+ * holding a token use it to see the heartbeat timeout in seconds rather than the real twenty minutes.
+ */
+export function withHeartbeatSeconds(definition: Record<string, unknown>, seconds: number): Record<string, unknown> {
+  const copy = structuredClone(definition) as { States: Record<string, { HeartbeatSeconds?: number }> };
+  for (const state of Object.values(copy.States)) {
+    if (state.HeartbeatSeconds !== undefined) state.HeartbeatSeconds = seconds;
   }
   return copy as unknown as Record<string, unknown>;
 }

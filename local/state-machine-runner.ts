@@ -6,7 +6,10 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
+import { errorMessage, errorName, isNetworkFailure } from "../functions/shared/aws-errors";
+import { TaskTokens } from "./task-tokens";
 
 /** One entry of the runner's event log (aws-local-stepfunctions does not export its type). */
 export interface EventLog {
@@ -23,28 +26,6 @@ export interface EventLog {
 /** A Lambda function as the local stack runs it: the real handler module's function, called in-process. */
 export type LocalFunction = (payload: unknown) => Promise<unknown>;
 
-/**
- * Lambda's reserved concurrency for a function the runner calls in-process: an invocation past the limit fails at
- * once as the Lambda integration reports it, `Lambda.TooManyRequestsException`.
- */
-export function withReservedConcurrency(fn: LocalFunction, limit: number | undefined): LocalFunction {
-  if (limit === undefined) return fn;
-  let running = 0;
-  return async (payload) => {
-    if (running >= limit) {
-      const error = new Error(`Rate Exceeded. (reserved concurrency ${limit} in use)`);
-      error.name = "Lambda.TooManyRequestsException";
-      throw error;
-    }
-    running += 1;
-    try {
-      return await fn(payload);
-    } finally {
-      running -= 1;
-    }
-  };
-}
-
 export interface RunnerOptions {
   /** The definition with its placeholders filled (see `loadDefinition`). */
   definition: Record<string, unknown>;
@@ -52,6 +33,8 @@ export interface RunnerOptions {
   functions: Record<string, LocalFunction>;
   /** The client the `dynamodb:*` tasks use (the local emulator, or a mock in tests). */
   dynamodb: DynamoDBClient;
+  /** The client the `sqs:sendMessage` tasks use (the local emulator, or a mock in tests). */
+  sqs?: SQSClient;
 }
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
@@ -78,6 +61,13 @@ export interface ExecutionContext {
 
 type DynamoDbAction = (client: DynamoDBClient, input: never) => Promise<object>;
 
+interface TaskState {
+  Type: string;
+  Resource?: string;
+  HeartbeatSeconds?: number;
+  TimeoutSeconds?: number;
+}
+
 const DYNAMODB_ACTIONS: Record<string, DynamoDbAction> = {
   updateItem: (client, input) => client.send(new UpdateItemCommand(input)),
   putItem: (client, input) => client.send(new PutItemCommand(input)),
@@ -90,15 +80,27 @@ const DYNAMODB_ACTIONS: Record<string, DynamoDbAction> = {
  * `lambda:invoke` tasks call the handler in-process and wrap its result in `{Payload}` as Step Functions does,
  * with a failure reported the way Lambda reports it (errorType as the error name, the error JSON as the cause);
  * `dynamodb:*` tasks make the real SDK call, with errors named `DynamoDB.<Exception>` as the AWS integration names them;
- * `$$.State.EnteredTime`, which the library leaves out of the context object, is the time the path is read.
+ * `sqs:sendMessage(.waitForTaskToken)` tasks send the message with the real SDK call and, for a callback task, wait
+ * for the token's answer (`taskTokens`: the local Step Functions endpoint's SendTask* operations give it), with the
+ * state's HeartbeatSeconds and TimeoutSeconds;
+ * `$$.State.EnteredTime` and `$$.Task.Token`, which the library leaves out of the context object, are the time the
+ * path is read and a new token.
  */
 export class StateMachineRunner {
+  /** The callback tasks' tokens, answered through the local Step Functions endpoint. */
+  readonly taskTokens = new TaskTokens();
+  /** Each task state's Resource, by state name (the history names the resource of each task). */
+  readonly taskResources: Record<string, string>;
   private readonly machine: StateMachine;
   private readonly overrides: Record<string, (input: unknown) => Promise<unknown>>;
 
   constructor(options: RunnerOptions) {
     this.machine = new StateMachine(options.definition as never);
-    this.overrides = taskOverrides(options);
+    this.overrides = taskOverrides(options, this.taskTokens);
+    const states = (options.definition as { States: Record<string, TaskState> }).States;
+    this.taskResources = Object.fromEntries(
+      Object.entries(states).flatMap(([name, state]) => (state.Resource ? [[name, state.Resource]] : [])),
+    );
   }
 
   start(input: unknown, context: ExecutionContext): RunningExecution {
@@ -108,12 +110,19 @@ export class StateMachineRunner {
         return new Date().toISOString();
       },
     };
+    const tokens = this.taskTokens;
+    const task = {
+      get Token() {
+        return tokens.issue(context.executionArn);
+      },
+    };
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: this.overrides as never },
       context: {
         Execution: { Id: context.executionArn, Name: context.name },
         StateMachine: { Id: context.stateMachineArn, Name: context.stateMachineArn.split(":").at(-1) },
         State: enteredTime,
+        Task: task,
       } as never,
     });
     const collecting = (async () => {
@@ -126,6 +135,7 @@ export class StateMachineRunner {
     return {
       events,
       outcome: outcome.then(async (result) => {
+        tokens.closeExecution(context.executionArn);
         await collecting;
         return result;
       }),
@@ -144,12 +154,10 @@ function failureOutcome(error: unknown): ExecutionOutcome {
   return { status: "FAILED", error: "States.Runtime", cause: String(error) };
 }
 
-interface TaskState {
-  Type: string;
-  Resource?: string;
-}
-
-function taskOverrides(options: RunnerOptions): Record<string, (input: unknown) => Promise<unknown>> {
+function taskOverrides(
+  options: RunnerOptions,
+  tokens: TaskTokens,
+): Record<string, (input: unknown) => Promise<unknown>> {
   const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
   const states = (options.definition as { States: Record<string, TaskState> }).States;
   for (const [name, state] of Object.entries(states)) {
@@ -157,6 +165,15 @@ function taskOverrides(options: RunnerOptions): Record<string, (input: unknown) 
     if (state.Resource === "arn:aws:states:::lambda:invoke") {
       overrides[name] = (input) =>
         invokeLocalFunction(options.functions, input as { FunctionName: string; Payload: unknown });
+      continue;
+    }
+    const sqsTask = /^arn:aws:states:::sqs:sendMessage(\.waitForTaskToken)?$/.exec(state.Resource);
+    if (sqsTask) {
+      const sqs = options.sqs;
+      if (!sqs) throw new Error(`State ${name}: the runner needs an SQS client for ${state.Resource}`);
+      overrides[name] = sqsTask[1]
+        ? (input) => sendAndWait(sqs, tokens, input, state)
+        : (input) => sendMessage(sqs, input);
       continue;
     }
     const dynamodbAction = /^arn:aws:states:::dynamodb:(\w+)$/.exec(state.Resource)?.[1];
@@ -197,6 +214,49 @@ async function callDynamoDb(client: DynamoDBClient, action: DynamoDbAction, inpu
     const message = error instanceof Error ? error.message : String(error);
     throw namedError(`DynamoDB.${name}`, message);
   }
+}
+
+/**
+ * The optimized SQS integration: MessageBody may be JSON, which Step Functions sends as its text. A service error is
+ * `SQS.<its name>`; a failure with no answer from SQS is `SQS.SdkClientException`, as Step Functions names it (the
+ * SDK v3 has no error of that name, so without this the ASL's retrier for it could never match locally).
+ */
+async function sendMessage(sqs: SQSClient, input: unknown): Promise<unknown> {
+  const { MessageBody, ...rest } = input as { MessageBody: unknown; QueueUrl: string };
+  try {
+    const { $metadata: _metadata, ...output } = await sqs.send(
+      new SendMessageCommand({
+        ...rest,
+        MessageBody: typeof MessageBody === "string" ? MessageBody : JSON.stringify(MessageBody),
+      }),
+    );
+    return output;
+  } catch (error) {
+    const name = isNetworkFailure(error) ? "SdkClientException" : errorName(error);
+    throw namedError(`SQS.${name}`, errorMessage(error));
+  }
+}
+
+/**
+ * A callback task: waits for the token it put in the message (started before the send, so an answer that comes
+ * before the send returns is not missed), bounded by the state's HeartbeatSeconds and TimeoutSeconds.
+ */
+async function sendAndWait(sqs: SQSClient, tokens: TaskTokens, input: unknown, state: TaskState): Promise<unknown> {
+  const token = tokens.findIssued(input);
+  if (!token) {
+    throw namedError("States.Runtime", "A .waitForTaskToken task must pass $$.Task.Token in its Parameters");
+  }
+  const answer = tokens.wait(token, {
+    heartbeatMs: state.HeartbeatSeconds === undefined ? undefined : state.HeartbeatSeconds * 1000,
+    timeoutMs: state.TimeoutSeconds === undefined ? undefined : state.TimeoutSeconds * 1000,
+  });
+  try {
+    await sendMessage(sqs, input);
+  } catch (error) {
+    tokens.discard(token);
+    throw error;
+  }
+  return answer;
 }
 
 function namedError(name: string, message: string): Error {

@@ -1,16 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ExecutionRecord, ExecutionStore, HistoryEvent } from "./executions";
 import { type LoopbackServer, listenOnLoopback, readBody } from "./http-server";
+import type { TaskTokens } from "./task-tokens";
 
 /**
  * The Step Functions JSON protocol (`x-amz-json-1.0`, `X-Amz-Target: AWSStepFunctions.<Operation>`) for the
- * operations this project and its users need, backed by the local ExecutionStore: `@aws-sdk/client-sfn` and
- * `aws stepfunctions --endpoint-url` work against it unchanged.
+ * operations this project and its users need, backed by the local ExecutionStore and the runner's task tokens:
+ * `@aws-sdk/client-sfn` and `aws stepfunctions --endpoint-url` work against it unchanged (the generator answers its
+ * callback tasks here, and so can a person with `aws stepfunctions send-task-success`).
  */
 export async function startStepFunctionsEndpoint(
   store: ExecutionStore,
   stateMachineArn: string,
   port: number,
+  taskTokens: TaskTokens,
 ): Promise<LoopbackServer> {
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
     StartExecution: (input) => {
@@ -62,6 +65,22 @@ export async function startStepFunctionsEndpoint(
       );
       return { stopDate: seconds(record.stopDate ?? new Date()) };
     },
+    SendTaskSuccess: (input) => {
+      taskTokens.succeed(requireToken(input.taskToken), typeof input.output === "string" ? input.output : "");
+      return {};
+    },
+    SendTaskFailure: (input) => {
+      taskTokens.fail(
+        requireToken(input.taskToken),
+        typeof input.error === "string" ? input.error : undefined,
+        typeof input.cause === "string" ? input.cause : undefined,
+      );
+      return {};
+    },
+    SendTaskHeartbeat: (input) => {
+      taskTokens.heartbeat(requireToken(input.taskToken));
+      return {};
+    },
   };
 
   return listenOnLoopback((request, response) => handle(request, response, operations), port);
@@ -102,6 +121,10 @@ async function handle(
       "InvalidExecutionInput",
       "StateMachineDoesNotExist",
       "InvalidArn",
+      "InvalidToken",
+      "TaskDoesNotExist",
+      "TaskTimedOut",
+      "InvalidOutput",
     ];
     send(known.includes(name) ? 400 : 500, { __type: known.includes(name) ? name : "InternalFailure", message });
   }
@@ -114,6 +137,14 @@ function requireMachine(given: unknown, expected: string): void {
       `State Machine Does Not Exist: '${String(given)}' (the local stack serves ${expected})`,
     );
   }
+}
+
+/** SendTask*'s taskToken: 1 to 2,048 characters. */
+function requireToken(token: unknown): string {
+  if (typeof token !== "string" || token.length < 1 || token.length > 2048) {
+    throw awsError("InvalidToken", "Invalid Token: taskToken must be 1 to 2048 characters");
+  }
+  return token;
 }
 
 function describe(record: ExecutionRecord) {

@@ -6,7 +6,7 @@ export const ASL_PATH = fileURLToPath(new URL("./image-pipeline.asl.json", impor
 /** The `${Name}` placeholders the ASL file uses; CDK fills them with `definitionSubstitutions`, the local stack itself. */
 export interface DefinitionSubstitutions {
   ValidatePromptFunctionArn: string;
-  GenerateImageFunctionArn: string;
+  GenerateQueueUrl: string;
   StoreImageFunctionArn: string;
   JobStatusTableName: string;
 }

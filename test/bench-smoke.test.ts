@@ -1,7 +1,8 @@
 // `npm run bench -- --smoke`: the benchmark end to end with tiny settings (20 jobs, time ×0.05, one cold start per
 // bundle), run as the team runs it, in a process of its own. Checks that every part produced sane output: all jobs
-// accounted for and none duplicated, the bundles built and loaded, the cost and model figures finite, the report's
-// four sections written. It does not check timings: the smoke figures mean nothing, and this machine is shared.
+// of both bursts (the quota alone, and shared) accounted for and none duplicated, the bundles built and loaded, the
+// cost and model figures finite, the report's four sections written. It does not check timings: the smoke figures
+// mean nothing, and this machine is shared.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -80,7 +81,8 @@ describe("npm run bench -- --smoke", () => {
     const { clean } = report.burst;
     expect(clean.metrics.succeeded).toBe(report.burst.settings.cleanJobs);
     expect(clean.requestsPerJob["stepFunctions:StartExecution"]).toBe(1);
-    expect(clean.requestsPerJob["dynamodb:UpdateItem"]).toBe(2);
+    // RecordRunning (WAITING), the generator (RUNNING) and RecordSucceeded.
+    expect(clean.requestsPerJob["dynamodb:UpdateItem"]).toBe(3);
     expect(clean.requestsPerJob["s3:PutObject"]).toBeGreaterThanOrEqual(1);
   });
 
@@ -105,7 +107,8 @@ describe("npm run bench -- --smoke", () => {
       expect(Number.isFinite(bundle.initMs) && bundle.initMs > 0).toBe(true);
     }
     expect(report.shape.functions.every((fn) => fn.memoryMb >= 128)).toBe(true);
-    expect(Object.keys(report.shape.taskFunctions).sort()).toEqual(["GenerateImage", "StoreImage", "ValidatePrompt"]);
+    // GenerateImage is an SQS callback task now (the waiting room), not a Lambda task.
+    expect(Object.keys(report.shape.taskFunctions).sort()).toEqual(["StoreImage", "ValidatePrompt"]);
   });
 
   it("priced 1,000 images beyond Bedrock with finite, positive figures below the Bedrock price", () => {
@@ -113,6 +116,11 @@ describe("npm run bench -- --smoke", () => {
     for (const line of [totals.standard, totals.express, standard, express, ...report.cost.shared]) {
       expect(Number.isFinite(line.clean) && line.clean > 0, line.item).toBe(true);
       expect(Number.isFinite(line.withRetries) && line.withRetries > 0, line.item).toBe(true);
+    }
+    // The waiting room's lines: finite and never negative (Step Functions' callbacks cost nothing).
+    for (const line of report.cost.waitingRoom) {
+      expect(Number.isFinite(line.clean) && line.clean >= 0, line.item).toBe(true);
+      expect(Number.isFinite(line.withRetries) && line.withRetries >= 0, line.item).toBe(true);
     }
     expect(totals.standard.clean).toBeLessThan(bedrockPer1000);
   });
@@ -142,10 +150,21 @@ describe("npm run bench -- --smoke", () => {
     expect(markdown).toContain("| model | lifecycle | Bedrock / 1,000 |");
   });
 
-  it("ran the retry model for every policy", () => {
-    expect(report.model.length).toBeGreaterThanOrEqual(5);
-    for (const row of report.model)
+  it("ran the same burst with the quota shared, the stand-in refusing a share of calls at random", () => {
+    const { settings, burst } = report.sharedQuota;
+    expect(settings.throttleRate).toBe(0.2);
+    expect(burst.accepted).toBe(settings.jobs);
+    expect(burst.metrics.succeeded).toBe(settings.jobs);
+    expect(burst).toMatchObject({ missing: 0, timedOut: false, extraModelImages: 0, dlqDepth: 0 });
+    expect(burst.bedrock.images).toBe(settings.jobs);
+  });
+
+  it("ran the waiting-room model, the retry design before it, and the issue's scale check", () => {
+    expect(report.model.waitingRoom.length).toBeGreaterThanOrEqual(5);
+    for (const row of [...report.model.waitingRoom, ...report.model.before, report.model.atScale])
       expect(Number.isFinite(row.result.ratio) && row.result.ratio > 0, row.label).toBe(true);
+    expect(report.model.atScale.settings).toMatchObject({ jobs: 10_000, requestsPerSecond: 50, slots: 50 });
+    expect(report.model.atScale.result.ratio).toBeLessThanOrEqual(1.05);
   });
 
   it("printed the table and wrote the report's four parts", () => {

@@ -8,7 +8,11 @@ import { executionArnFor, isValidJobId } from "../shared/job-id";
 import { pipelineFactsOf } from "../shared/pipeline-facts";
 import { quote } from "../shared/quoted-text";
 
-export type JobState = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+/** WAITING: in the waiting room for a Bedrock slot; RUNNING: the generator has taken it. */
+export type JobState = "QUEUED" | "WAITING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/** States the state machine has not finished with: its execution may have ended without a final record. */
+const IN_PROGRESS_STATES: ReadonlySet<unknown> = new Set<JobState>(["WAITING", "RUNNING"]);
 
 /** What GET /jobs/{jobId} answers. Fields absent from the record are absent here. */
 export interface JobStatus {
@@ -29,6 +33,13 @@ export interface JobStatus {
   executionArn?: string;
   createdAt?: string;
   updatedAt?: string;
+  /** When the job entered the waiting room (ISO-8601). Records from before the waiting room have none. */
+  waitingSince?: string;
+  /**
+   * Seconds in the waiting room, to one decimal: up to now while WAITING; up to when the generator took the job
+   * (fixed from then on); up to its end for a job that ended without being taken. Present with `waitingSince`.
+   */
+  waitedSeconds?: number;
 }
 
 export interface JobStatusDeps {
@@ -67,8 +78,8 @@ export async function getJobStatus(
   );
   if (!Item) return fromExecution(jobId, deps, reader);
   if (!mayRead(Item.caller, reader)) return unknownJob(jobId);
-  const job = await fromRecord(Item, deps);
-  return { found: true, job: job.status === "RUNNING" ? await reconcileRunning(job, deps) : job };
+  const record = IN_PROGRESS_STATES.has(Item.status) ? await reconcileInProgress(jobId, Item, deps) : Item;
+  return { found: true, job: await fromRecord(record, deps) };
 }
 
 function unknownJob(jobId: string): JobStatusResult {
@@ -76,35 +87,40 @@ function unknownJob(jobId: string): JobStatusResult {
 }
 
 /**
- * A RUNNING record whose execution timed out or was aborted is never updated by the state machine (no state runs
- * after a timeout or a stop): the execution's own status is the truth then. When Step Functions cannot answer
- * (throttled), the record stands.
+ * A WAITING or RUNNING record whose execution timed out or was aborted is never updated by the state machine (no
+ * state runs after a timeout or a stop): the execution's own status is the truth then, answered as the record would
+ * say it. When Step Functions cannot answer (throttled), the record stands.
  */
 const ENDED_WITHOUT_ERROR = { TIMED_OUT: "States.Timeout", ABORTED: "ExecutionAborted", FAILED: "ExecutionFailed" };
 
-async function reconcileRunning(job: JobStatus, deps: JobStatusDeps): Promise<JobStatus> {
+async function reconcileInProgress(
+  jobId: string,
+  record: Record<string, unknown>,
+  deps: JobStatusDeps,
+): Promise<Record<string, unknown>> {
   try {
     const execution = await deps.sfn.send(
-      new DescribeExecutionCommand({ executionArn: executionArnFor(deps.stateMachineArn, job.jobId) }),
+      new DescribeExecutionCommand({ executionArn: executionArnFor(deps.stateMachineArn, jobId) }),
     );
     if (execution.status === "TIMED_OUT" || execution.status === "ABORTED" || execution.status === "FAILED") {
       // The state machine writes REJECTED or FAILED just before it ends: a record newer than the first read wins.
-      const { Item } = await deps.documents.send(
-        new GetCommand({ TableName: deps.tableName, Key: { jobId: job.jobId }, ConsistentRead: true }),
+      const { Item: latest } = await deps.documents.send(
+        new GetCommand({ TableName: deps.tableName, Key: { jobId }, ConsistentRead: true }),
       );
-      if (Item && Item.status !== "RUNNING") return fromRecord(Item, deps);
+      if (latest && !IN_PROGRESS_STATES.has(latest.status)) return latest;
       return {
-        ...job,
+        // The latest read may know more (the generator took the job after the first read: generatingSince).
+        ...(latest ?? record),
         status: "FAILED",
         error: execution.error ?? ENDED_WITHOUT_ERROR[execution.status],
-        ...(execution.cause ? { cause: readableCause(execution.cause) } : {}),
-        updatedAt: execution.stopDate?.toISOString() ?? job.updatedAt,
+        ...(execution.cause ? { cause: execution.cause } : {}),
+        ...(execution.stopDate ? { updatedAt: execution.stopDate.toISOString() } : {}),
       };
     }
   } catch {
     // Keep the record's answer.
   }
-  return job;
+  return record;
 }
 
 async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): Promise<JobStatus> {
@@ -126,13 +142,32 @@ async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): P
   };
   if (typeof item.seed === "number") job.seed = item.seed;
   if (typeof item.cause === "string") job.cause = readableCause(item.cause);
+  const now = deps.now?.() ?? new Date();
+  Object.assign(job, waitingRoomFields(item, job.status, now));
   if (job.status === "SUCCEEDED" && job.s3Uri) {
     const expiresIn = deps.urlExpiresIn ?? DEFAULT_URL_EXPIRES_IN;
     const { bucket, key } = parseS3Uri(job.s3Uri);
     job.imageUrl = await getSignedUrl(deps.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
-    job.imageUrlExpiresAt = new Date((deps.now?.() ?? new Date()).getTime() + expiresIn * 1000).toISOString();
+    job.imageUrlExpiresAt = new Date(now.getTime() + expiresIn * 1000).toISOString();
   }
   return job;
+}
+
+/**
+ * The wait ends when the generator takes the job (generatingSince); a job that ended without being taken (failed or
+ * timed out while waiting) waited until it ended (updatedAt).
+ */
+function waitingRoomFields(
+  item: Record<string, unknown>,
+  status: JobState,
+  now: Date,
+): Pick<JobStatus, "waitingSince" | "waitedSeconds"> {
+  if (typeof item.waitingSince !== "string") return {};
+  const leftAt = status === "WAITING" ? now.getTime() : Date.parse(String(item.generatingSince ?? item.updatedAt));
+  const waited = (leftAt - Date.parse(item.waitingSince)) / 1000;
+  if (!Number.isFinite(waited)) return { waitingSince: item.waitingSince };
+  // The writers' clocks (Step Functions, the generator, this function) may disagree a little: a wait is never negative.
+  return { waitingSince: item.waitingSince, waitedSeconds: Math.max(0, Math.round(waited * 10) / 10) };
 }
 
 async function fromExecution(jobId: string, deps: JobStatusDeps, reader: JobCaller): Promise<JobStatusResult> {

@@ -6,7 +6,13 @@ import { PIPELINE_METRICS_SERVICE } from "./metric-names";
 import { excerpt } from "./quoted-text";
 
 /** The functions, as their log lines name them in the `function` key. */
-export type PipelineFunction = "start-job" | "job-status" | "validate-prompt" | "generate-image" | "store-image";
+export type PipelineFunction =
+  | "start-job"
+  | "job-status"
+  | "validate-prompt"
+  | "generate-image"
+  | "store-image"
+  | "failure-notifier";
 
 /**
  * What a core logs through: one invocation's lines, each carrying that invocation's keys. Handlers pass

@@ -29,6 +29,11 @@ export interface PipelineDashboardProps {
   readonly apiStage: Stage;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The waiting room: jobs GenerateImage queued for the generator. */
+  readonly generateQueue: IQueue;
+  readonly generateDeadLetterQueue: IQueue;
+  /** The failure notices' DLQ: failed-execution events the notifier could not notice. */
+  readonly failureNoticeDeadLetterQueue: IQueue;
   readonly stateMachine: StateMachine;
   readonly functions: PipelineFunctions;
   /** Every model GenerateImage may invoke: one line each on the Bedrock graphs. */
@@ -45,16 +50,19 @@ export interface PipelineDashboardProps {
 const FIVE_MINUTES = Duration.minutes(5);
 
 /**
- * The pipeline's health on one CloudWatch dashboard: the alarms, the API, executions, queues, each function, Bedrock
- * per model (read in the Bedrock region) and the pipeline's own metrics (functions/shared/metric-names.ts), which
- * appear once the functions publish them.
+ * The pipeline's health on one CloudWatch dashboard: the alarms, the API, executions, the waiting room and the other
+ * queues, each function, Bedrock per model (read in the Bedrock region) and the pipeline's own metrics
+ * (functions/shared/metric-names.ts), which appear once the functions publish them.
  */
 export class PipelineDashboard extends Construct {
   public readonly dashboard: Dashboard;
+  /** The name itself, not a reference: the failure notices link the dashboard that graphs them (no cycle). */
+  public readonly dashboardName: string;
 
   constructor(scope: Construct, id: string, props: PipelineDashboardProps) {
     super(scope, id);
     const dashboardName = props.dashboardName ?? `${Stack.of(this).stackName}-pipeline`;
+    this.dashboardName = dashboardName;
     if (!Token.isUnresolved(dashboardName) && !/^[A-Za-z0-9_-]{1,255}$/.test(dashboardName)) {
       throw new Error(
         `dashboardName "${dashboardName}" is not a CloudWatch dashboard name: use 1-255 letters, digits, '-' and '_'`,
@@ -118,24 +126,50 @@ export class PipelineDashboard extends Construct {
         ],
         12,
       ),
+      // Visible: jobs waiting for a Bedrock slot; in flight: jobs a generator holds, or throttled ones put back with a
+      // delay. Their age is the wait a user sees before generation starts.
+      new GraphWidget({
+        title: "Waiting room (generate queue)",
+        left: [
+          props.generateQueue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, label: "waiting" }),
+          props.generateQueue.metricApproximateNumberOfMessagesNotVisible({
+            statistic: Stats.MAXIMUM,
+            label: "in flight (generating or throttled)",
+          }),
+        ],
+        right: [
+          props.generateQueue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, label: "oldest (s)" }),
+        ],
+        rightAnnotations: [{ value: monitoring.waitingRoomAgeAlarmSeconds, label: "alarm threshold" }],
+        period: FIVE_MINUTES,
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
       new GraphWidget({
         title: "Queue",
         left: [props.queue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, label: "waiting" })],
         right: [props.queue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, label: "oldest (s)" })],
         period: FIVE_MINUTES,
-        width: 6,
+        width: 12,
       }),
-      graph(
-        "Dead-letter queue",
-        [
-          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            statistic: Stats.MAXIMUM,
-            label: "messages",
-            color: Color.RED,
-          }),
-        ],
-        6,
-      ),
+      graph("Dead-letter queues", [
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: Stats.MAXIMUM,
+          label: "requests",
+          color: Color.RED,
+        }),
+        props.generateDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: Stats.MAXIMUM,
+          label: "waiting-room jobs",
+          color: Color.ORANGE,
+        }),
+        props.failureNoticeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: Stats.MAXIMUM,
+          label: "failure notices",
+          color: Color.PURPLE,
+        }),
+      ]),
     );
 
     this.dashboard.addWidgets(
@@ -147,7 +181,7 @@ export class PipelineDashboard extends Construct {
         8,
       ),
       graph(
-        "Function throttles (GenerateImage's are expected in a burst)",
+        "Function throttles",
         perFunction((role) =>
           functions[role].metricThrottles({ statistic: Stats.SUM, label: FUNCTION_ALARMS[role].label }),
         ),

@@ -12,16 +12,15 @@ export interface PipelineFunctions {
   readonly validatePrompt: IFunction;
   readonly generateImage: IFunction;
   readonly storeImage: IFunction;
+  readonly failureNotifier: IFunction;
 }
-
-/** Minutes GenerateImage must be throttled in a row to alarm: past a job's average wait budget (ARCHITECTURE §1.4). */
-export const GENERATE_THROTTLE_MINUTES = 10;
 
 /**
  * How each function reports an outcome, and so what its Errors mean. `count`: no expected outcome is an error (the
- * adapters answer with an HTTP status or a batch item failure; StoreImage fails only when S3 does), so a few errors
- * are a fault. `rate`: the function reports business outcomes as errors the state machine catches (InvalidPrompt,
- * ContentBlocked, a retried ThrottlingException), so only a high share of failed invocations is.
+ * adapters answer with an HTTP status or a batch item failure; the generator answers the state machine through the
+ * task token and puts a throttled job back; StoreImage fails only when S3 does; the failure notifier returns the
+ * notices SNS refused as batch item failures), so a few errors are a fault. `rate`: the function reports business
+ * outcomes as errors the state machine catches (InvalidPrompt), so only a high share of failed invocations is.
  */
 export const FUNCTION_ALARMS: Record<keyof PipelineFunctions, FunctionAlarmPolicy> = {
   startJobApi: {
@@ -51,15 +50,28 @@ export const FUNCTION_ALARMS: Record<keyof PipelineFunctions, FunctionAlarmPolic
   generateImage: {
     id: "GenerateImage",
     label: "GenerateImage",
-    errors: "rate",
+    errors: "count",
     whatAnErrorIs:
-      "ContentBlocked, a Bedrock ThrottlingException the state machine retries, ModelUnavailable, or a crash",
+      "a crash or timeout with a waiting-room job, which comes back after the generate queue's visibility " +
+      "timeout (Bedrock's errors, ContentBlocked included, are answered to the state machine, and a throttle puts " +
+      "the job back)",
   },
   storeImage: {
     id: "StoreImage",
     label: "StoreImage",
     errors: "count",
     whatAnErrorIs: "S3TransientError (retried) or S3Error / StagedImageMissing (the job ends FAILED)",
+  },
+  failureNotifier: {
+    id: "FailureNotifier",
+    label: "failure-notifier",
+    errors: "count",
+    // It runs once per batching window, at most FAILURE_NOTICE_MAX_CONCURRENCY at once: 3 errors in 5 minutes would
+    // hardly ever add up, and each one holds back a batch of notices.
+    errorThreshold: 1,
+    whatAnErrorIs:
+      "a crash or timeout: its whole batch of failed executions returns to the notice queue unnoticed (a notice SNS " +
+      "refused comes back item by item, not as an error)",
   },
 };
 
@@ -95,10 +107,12 @@ export function bedrockThrottleRate(
 
 /** What a function's failed invocation is, and so whether its errors alarm on a count or on a rate. */
 export interface FunctionAlarmPolicy {
-  /** Prefix of its alarms' names, e.g. `GenerateImage` for GenerateImageErrorRate. */
+  /** Prefix of its alarms' names, e.g. `GenerateImage` for GenerateImageErrors. */
   readonly id: string;
   /** Its name in alarm texts and on the dashboard. */
   readonly label: string;
   readonly errors: "count" | "rate";
+  /** Errors in 5 minutes that raise a `count` alarm. @default 3 */
+  readonly errorThreshold?: number;
   readonly whatAnErrorIs: string;
 }

@@ -13,13 +13,14 @@ import {
 } from "aws-cdk-lib/aws-apigateway";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
-import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct, type IConstruct } from "constructs";
 import type { ModelChoice } from "../../functions/shared/image-request";
 import { modelChoiceEnvironment } from "../../functions/shared/model-choice-env";
-import { CONFIG_DEFAULTS, QUEUE_RETENTION_DAYS } from "../config";
+import { CONFIG_DEFAULTS } from "../config";
 import { LambdaFunction } from "./lambda-function";
+import { redrivenQueue } from "./redriven-queue";
 import type { ImageStorage } from "./storage";
 
 export interface JobIngressProps {
@@ -208,12 +209,6 @@ export class JobIngress extends Construct {
     acknowledgeApiFindings(this.api, props.apiKeyRequired);
 
     // --- SQS queue → start-job, SQS adapter ---
-    this.deadLetterQueue = new Queue(this, "DeadLetterQueue", {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-
     const startJobQueueTimeout = Duration.seconds(30);
     const maxBatchingWindow = Duration.seconds(1);
     this.startJobQueue = new LambdaFunction(this, "StartJobQueue", {
@@ -226,14 +221,11 @@ export class JobIngress extends Construct {
     // DescribeExecution: a redelivered message finds the execution it already started.
     this.startJobQueue.bindStateMachine(props.stateMachine, { start: true });
 
-    this.queue = new Queue(this, "Queue", {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(QUEUE_RETENTION_DAYS),
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = redrivenQueue(this, {
       // Lambda's guidance: at least six times the function timeout, plus the batching window.
       visibilityTimeout: Duration.seconds(6 * startJobQueueTimeout.toSeconds() + maxBatchingWindow.toSeconds()),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 3 },
-    });
+      maxReceiveCount: 3,
+    }));
     this.startJobQueue.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: 10,

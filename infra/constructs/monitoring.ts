@@ -12,7 +12,6 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { EventField, Rule, RuleTargetInput } from "aws-cdk-lib/aws-events";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { Topic } from "aws-cdk-lib/aws-sns";
@@ -20,25 +19,34 @@ import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { FAILURE_NOTICE_MAX_RECEIVES } from "../../functions/shared/failure-notices";
+import { GENERATE_MAX_RECEIVES } from "../../functions/shared/waiting-room";
+import { GENERATE_TASK_SECONDS } from "../config";
 import {
   bedrockThrottleRate,
   FUNCTION_ALARMS,
   type FunctionAlarmPolicy,
-  GENERATE_THROTTLE_MINUTES,
   type PipelineFunctions,
 } from "./health-metrics";
 
 export interface PipelineMonitoringProps {
-  /** Receives the pipeline-unhealthy alarm's ALARM and OK notices and one notice per failed execution. */
+  /** Receives the pipeline-unhealthy alarm's ALARM and OK notices (and the failure notices, FailureNotices). */
   readonly alertEmail: string;
   /** The REST API stage whose 5XX rate is watched. */
   readonly apiStage: Stage;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The waiting room: jobs GenerateImage queued for the generator. */
+  readonly generateQueue: IQueue;
+  readonly generateDeadLetterQueue: IQueue;
+  /** The failure notices' DLQ: failed-execution events the notifier could not notice. */
+  readonly failureNoticeDeadLetterQueue: IQueue;
   readonly stateMachine: StateMachine;
   readonly functions: PipelineFunctions;
   /** Age of the oldest queued message, in seconds, that raises the queue alarm. */
   readonly queueAgeAlarmSeconds: number;
+  /** Age of the oldest job in the waiting room, in seconds, that raises the waiting-room alarm. */
+  readonly waitingRoomAgeAlarmSeconds: number;
   /** Every model GenerateImage may invoke (`allowedModelIds`): one Bedrock throttle-rate alarm each. */
   readonly modelIds: readonly string[];
   /**
@@ -53,17 +61,14 @@ export interface PipelineMonitoringProps {
   readonly bedrockThrottleAlarmPercent?: number;
 }
 
-/** Execution statuses that end a job without an image and get their own notice. */
-export const FAILED_EXECUTION_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
-
 const RUNBOOK = "docs/RUNBOOK.md";
 
 /**
  * Tells the team when something needs a look. Metric alarms watch the API, every function, the executions, the
  * queues and Bedrock, with no actions of their own; one composite alarm, PipelineUnhealthy, is ALARM while any of them
- * is and is the only alarm that emails, so an incident that trips several alarms sends one notice, not a storm. An
- * EventBridge rule also sends one notice per failed, timed-out or aborted execution (naming the job and linking the
- * execution). Both go to one encrypted SNS topic with an email subscription.
+ * is and is the only alarm that emails, so an incident that trips several alarms sends one notice, not a storm. It
+ * goes to one encrypted SNS topic with an email subscription, which the failure notices (FailureNotices) publish to
+ * as well.
  */
 export class PipelineMonitoring extends Construct {
   public readonly topic: Topic;
@@ -73,6 +78,11 @@ export class PipelineMonitoring extends Construct {
   public readonly functionThrottleAlarms: Record<keyof PipelineFunctions, Alarm>;
   public readonly queueAgeAlarm: Alarm;
   public readonly deadLetterQueueAlarm: Alarm;
+  /** Age of the oldest job in the waiting room that raises `waitingRoomAgeAlarm`, in seconds. */
+  public readonly waitingRoomAgeAlarmSeconds: number;
+  public readonly waitingRoomAgeAlarm: Alarm;
+  public readonly generateDeadLetterQueueAlarm: Alarm;
+  public readonly failureNoticeDeadLetterQueueAlarm: Alarm;
   public readonly executionsFailedAlarm: Alarm;
   public readonly executionsTimedOutAlarm: Alarm;
   public readonly executionsAbortedAlarm: Alarm;
@@ -86,15 +96,20 @@ export class PipelineMonitoring extends Construct {
   /** Every metric alarm that exists in any region: what the composite and the dashboard show unconditionally. */
   public readonly alarms: readonly Alarm[];
   public readonly pipelineUnhealthyAlarm: CompositeAlarm;
-  public readonly failedExecutionRule: Rule;
 
   constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
     super(scope, id);
     const bedrockThrottleAlarmPercent = props.bedrockThrottleAlarmPercent ?? 20;
     this.bedrockThrottleAlarmPercent = bedrockThrottleAlarmPercent;
-    if (!Number.isInteger(props.queueAgeAlarmSeconds) || props.queueAgeAlarmSeconds < 1) {
-      throw new Error(`queueAgeAlarmSeconds must be a whole number of seconds, got ${props.queueAgeAlarmSeconds}`);
+    for (const [name, seconds] of [
+      ["queueAgeAlarmSeconds", props.queueAgeAlarmSeconds],
+      ["waitingRoomAgeAlarmSeconds", props.waitingRoomAgeAlarmSeconds],
+    ] as const) {
+      if (!Number.isInteger(seconds) || seconds < 1) {
+        throw new Error(`${name} must be a whole number of seconds, got ${seconds}`);
+      }
     }
+    this.waitingRoomAgeAlarmSeconds = props.waitingRoomAgeAlarmSeconds;
     if (!(bedrockThrottleAlarmPercent > 0 && bedrockThrottleAlarmPercent <= 100)) {
       throw new Error(
         `bedrockThrottleAlarmPercent must be a percentage above 0 and at most 100, got ${bedrockThrottleAlarmPercent}`,
@@ -105,8 +120,8 @@ export class PipelineMonitoring extends Construct {
     }
     const stack = Stack.of(this);
 
-    // A customer managed key, not alias/aws/sns: CloudWatch and EventBridge can only publish to an encrypted topic
-    // when the key policy lets them use the key, and the AWS managed key's policy cannot be changed.
+    // A customer managed key, not alias/aws/sns: CloudWatch can only publish to an encrypted topic when the key policy
+    // lets it use the key, and the AWS managed key's policy cannot be changed.
     this.topicKey = new Key(this, "AlertTopicKey", {
       description: "Encrypts the couch-imagegen alert topic",
       enableKeyRotation: true,
@@ -195,13 +210,15 @@ export class PipelineMonitoring extends Construct {
     const throttleAlarms: Partial<Record<keyof PipelineFunctions, Alarm>> = {};
     for (const [role, policy] of functionEntries) {
       const fn = props.functions[role];
+      const errorCount = policy.errorThreshold ?? 3;
       errorAlarms[role] =
         policy.errors === "count"
           ? alarm(`${policy.id}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: Stats.SUM }), {
-              threshold: 3,
+              threshold: errorCount,
               description:
-                `${policy.label} failed 3 or more times in 5 minutes; each error is ${policy.whatAnErrorIs}. Check ` +
-                "first: its log's ERROR lines (errorType, and 'Task timed out') and whether a deploy just happened.",
+                `${policy.label} failed ${errorCount === 1 ? "once or more" : `${errorCount} or more times`} in 5 ` +
+                `minutes; each error is ${policy.whatAnErrorIs}. Check first: its log's ERROR lines (errorType, and ` +
+                "'Task timed out') and whether a deploy just happened.",
             })
           : alarm(
               `${policy.id}ErrorRate`,
@@ -219,29 +236,22 @@ export class PipelineMonitoring extends Construct {
                 description:
                   `Half or more of ${policy.label}'s invocations failed over 5 minutes (at least 5). An error is ` +
                   `${policy.whatAnErrorIs}. Check first: the errorType of its log's ERROR lines; a business outcome ` +
-                  "(InvalidPrompt, ContentBlocked) points at a producer, anything else at the function or Bedrock.",
+                  "(InvalidPrompt) points at a producer, anything else at the function.",
               },
             );
-      throttleAlarms[role] =
-        role === "generateImage"
-          ? // Reserved concurrency throttles every burst on purpose and the state machine retries: only throttling that
-            // outlasts a job's average retry budget is a problem.
-            alarm("GenerateImageSustainedThrottles", fn.metricThrottles({ period: oneMinute, statistic: Stats.SUM }), {
-              threshold: 1,
-              evaluationPeriods: GENERATE_THROTTLE_MINUTES,
-              description:
-                `GenerateImage was throttled in each of the last ${GENERATE_THROTTLE_MINUTES} minutes: more jobs want ` +
-                "Bedrock than generateConcurrency allows, for longer than a job's average retry wait, so jobs are " +
-                "about to fail with Lambda.TooManyRequestsException. Check first: where the load comes from " +
-                "(ExecutionsStarted, queue depth) and the Bedrock throttle rate, before raising generateConcurrency.",
-            })
-          : alarm(`${policy.id}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: Stats.SUM }), {
-              threshold: 1,
-              description:
-                `${policy.label} was throttled. It has no reserved concurrency, so the account's unreserved ` +
-                "concurrency in this region ran out. Check first: the account's ConcurrentExecutions and which " +
-                "function in the account grew.",
-            });
+      // No function has reserved concurrency (the waiting room bounds GenerateImage instead), so any throttle means
+      // the account's unreserved concurrency ran out.
+      throttleAlarms[role] = alarm(
+        `${policy.id}Throttles`,
+        fn.metricThrottles({ period: fiveMinutes, statistic: Stats.SUM }),
+        {
+          threshold: 1,
+          description:
+            `${policy.label} was throttled. It has no reserved concurrency, so the account's unreserved ` +
+            "concurrency in this region ran out. Check first: the account's ConcurrentExecutions and which " +
+            "function in the account grew.",
+        },
+      );
     }
     this.functionErrorAlarms = errorAlarms as Record<keyof PipelineFunctions, Alarm>;
     this.functionThrottleAlarms = throttleAlarms as Record<keyof PipelineFunctions, Alarm>;
@@ -266,6 +276,51 @@ export class PipelineMonitoring extends Construct {
         description:
           "Image requests failed three deliveries and are in the dead-letter queue. Check first: read them (without " +
           "deleting) and the start-job SQS function's log; fix the cause, then redrive them to the queue.",
+      },
+    );
+    this.waitingRoomAgeAlarm = alarm(
+      "WaitingRoomBacklog",
+      props.generateQueue.metricApproximateAgeOfOldestMessage({ period: oneMinute, statistic: Stats.MAXIMUM }),
+      {
+        threshold: props.waitingRoomAgeAlarmSeconds,
+        description:
+          `A job has waited ${props.waitingRoomAgeAlarmSeconds} s or more in the waiting room (the generate queue) ` +
+          "for one of the bedrockConcurrency Bedrock slots; one no generator takes within " +
+          `${GENERATE_TASK_SECONDS.heartbeat} s fails (GenerateImage's HeartbeatSeconds). Check first: the ` +
+          "generator's errors and its event source mapping's state, then the Bedrock throttle rate against the " +
+          "model's quota before raising bedrockConcurrency.",
+      },
+    );
+    this.generateDeadLetterQueueAlarm = alarm(
+      "GenerateDeadLetterQueueNotEmpty",
+      props.generateDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: oneMinute,
+        statistic: Stats.MAXIMUM,
+      }),
+      {
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        description:
+          `A waiting-room job was received ${GENERATE_MAX_RECEIVES} times without the generator answering or ` +
+          "dropping it and is in the generate dead-letter queue: the generator cannot reach Step Functions or S3 " +
+          "before it can act, every time; its job has failed or fails when GenerateImage's heartbeat runs out. " +
+          "Check first: the generator's 'Could not ...' warnings (AccessDenied: its role was changed).",
+      },
+    );
+    this.failureNoticeDeadLetterQueueAlarm = alarm(
+      "FailureNoticeDeadLetterQueueNotEmpty",
+      props.failureNoticeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: oneMinute,
+        statistic: Stats.MAXIMUM,
+      }),
+      {
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        description:
+          `A failed execution's event was received ${FAILURE_NOTICE_MAX_RECEIVES} times without its failure notice ` +
+          "going out and is in the failure-notice dead-letter queue: nobody was told of that failure. Check first: " +
+          "the failure-notifier's ERROR lines ('Could not publish a failure notice': SNS or the topic's key refused " +
+          "it; 'Not a failed execution's status-change event': the rule's input no longer matches the notifier).",
       },
     );
     const executionsAlarm = (alarmId: string, metric: IMetric, what: string, checkFirst: string) =>
@@ -314,7 +369,7 @@ export class PipelineMonitoring extends Construct {
           description:
             `${bedrockThrottleAlarmPercent} % or more of the Bedrock calls to ${modelId} were throttled in each of two ` +
             "5-minute periods (at least 10 calls each): GenerateImage asks for more than the account's quota for this " +
-            "model. Check first: the model's InvokeModel quota in Service Quotas against generateConcurrency.",
+            "model. Check first: the model's InvokeModel quota in Service Quotas against bedrockConcurrency.",
         },
       );
       (created.node.defaultChild as CfnResource).cfnOptions.condition = this.bedrockInStackRegion;
@@ -331,6 +386,9 @@ export class PipelineMonitoring extends Construct {
       this.executionsThrottledAlarm,
       this.queueAgeAlarm,
       this.deadLetterQueueAlarm,
+      this.waitingRoomAgeAlarm,
+      this.generateDeadLetterQueueAlarm,
+      this.failureNoticeDeadLetterQueueAlarm,
     ];
 
     // --- The one alarm that emails ---
@@ -358,58 +416,6 @@ export class PipelineMonitoring extends Construct {
     const notify = new SnsAction(this.topic);
     this.pipelineUnhealthyAlarm.addAlarmAction(notify);
     this.pipelineUnhealthyAlarm.addOkAction(notify);
-
-    // --- One notice per failed execution ---
-    this.failedExecutionRule = new Rule(this, "FailedExecutionRule", {
-      description: "One notice per image pipeline execution that failed, timed out or was aborted",
-      eventPattern: {
-        source: ["aws.states"],
-        detailType: ["Step Functions Execution Status Change"],
-        detail: {
-          status: [...FAILED_EXECUTION_STATUSES],
-          stateMachineArn: [props.stateMachine.stateMachineArn],
-        },
-      },
-    });
-    const region = EventField.fromPath("$.region");
-    const executionArn = EventField.fromPath("$.detail.executionArn");
-    // Input transformer: EventBridge escapes the values it inserts into this string (cause may hold JSON);
-    // error and cause read "null" for aborted executions, which have neither.
-    const message = RuleTargetInput.fromText(
-      [
-        `Image job ${EventField.fromPath("$.detail.name")} ended with status ${EventField.fromPath("$.detail.status")}.`,
-        `Error: ${EventField.fromPath("$.detail.error")}`,
-        `Cause: ${EventField.fromPath("$.detail.cause")}`,
-        `Execution: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`,
-      ].join("\n"),
-    );
-    // Not events-targets' SnsTopic: it grants events.amazonaws.com Publish with no condition. This target only
-    // names the topic; the two grants below say which rule may publish.
-    this.failedExecutionRule.addTarget({
-      bind: () => ({ arn: this.topic.topicArn, input: message, targetResource: this.topic }),
-    });
-    this.topic.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "AllowFailedExecutionRuleToPublish",
-        principals: [new ServicePrincipal("events.amazonaws.com")],
-        actions: ["sns:Publish"],
-        resources: [this.topic.topicArn],
-        conditions: {
-          ArnEquals: { "aws:SourceArn": this.failedExecutionRule.ruleArn },
-          StringEquals: { "aws:SourceAccount": stack.account },
-        },
-      }),
-    );
-    // No aws:SourceArn / aws:SourceAccount here: SNS does not support them in a key policy "for EventBridge-to-
-    // encrypted topics", and with them every failure email would be dropped (docs/ARCHITECTURE.md §4).
-    this.topicKey.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "AllowEventBridgeToUseTheKey",
-        principals: [new ServicePrincipal("events.amazonaws.com")],
-        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-        resources: ["*"],
-      }),
-    );
   }
 }
 

@@ -6,10 +6,12 @@ import { Construct } from "constructs";
 import type { ModelChoice } from "../../functions/shared/image-request";
 import { modelChoiceEnvironment } from "../../functions/shared/model-choice-env";
 import { findModel, resolveModel, SUPPORTED_MODEL_IDS } from "../../functions/shared/models/catalog";
+import { GENERATOR_TIMEOUT_SECONDS } from "../../functions/shared/waiting-room";
 import { ASL_PATH, type DefinitionSubstitutions } from "../../statemachine/substitutions";
 import { acknowledgeWildcardResource } from "../nag";
 import { LambdaFunction } from "./lambda-function";
 import type { ImageStorage } from "./storage";
+import { checkBedrockConcurrency, WaitingRoom } from "./waiting-room";
 
 export interface ImageWorkflowProps {
   readonly storage: ImageStorage;
@@ -17,8 +19,8 @@ export interface ImageWorkflowProps {
   readonly models: ModelChoice;
   /** Region Bedrock is called in. */
   readonly bedrockRegion: string;
-  /** Reserved concurrency of GenerateImage, i.e. concurrent Bedrock calls. */
-  readonly generateConcurrency: number;
+  /** Most Bedrock calls at once: how many generators the waiting room runs together (2 to 1000). */
+  readonly bedrockConcurrency: number;
   /** Days a status record is kept; ValidatePrompt turns it into the record's `expiresAt`. */
   readonly statusRetentionDays: number;
   /**
@@ -42,21 +44,23 @@ export interface ImageWorkflowProps {
 
 /**
  * The Step Functions STANDARD state machine from `statemachine/image-pipeline.asl.json` and the three Lambda
- * functions its tasks invoke (ValidatePrompt, GenerateImage, StoreImage). The status records are written by the
- * state machine itself through the direct DynamoDB integration.
+ * functions behind its tasks: ValidatePrompt and StoreImage, which it invokes, and GenerateImage, the generator, which
+ * takes jobs from the waiting room the GenerateImage task puts them in and answers with the job's task token. The
+ * status records are written by the state machine itself through the direct DynamoDB integration, except RUNNING,
+ * which the generator writes when it takes a job.
  */
 export class ImageWorkflow extends Construct {
   public readonly validatePrompt: LambdaFunction;
+  /** The generator: GenerateImage's work, run by the waiting room's event source. */
   public readonly generateImage: LambdaFunction;
   public readonly storeImage: LambdaFunction;
+  public readonly waitingRoom: WaitingRoom;
   public readonly stateMachine: StateMachine;
   public readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: ImageWorkflowProps) {
     super(scope, id);
-    if (!Number.isInteger(props.generateConcurrency) || props.generateConcurrency < 1) {
-      throw new Error(`generateConcurrency must be a whole number of at least 1, got ${props.generateConcurrency}`);
-    }
+    checkBedrockConcurrency(props.bedrockConcurrency);
     const unknownModels = props.models.allowedModelIds.filter((id) => !findModel(id));
     if (unknownModels.length > 0 || !props.models.allowedModelIds.includes(props.models.defaultModelId)) {
       throw new Error(
@@ -71,7 +75,8 @@ export class ImageWorkflow extends Construct {
     }
     const { storage } = props;
 
-    // Function timeouts stay below the ASL task TimeoutSeconds (30, 120, 60) so the function's own error is reported.
+    // The invoked functions' timeouts stay below their ASL task TimeoutSeconds (30, 60) so the function's own error
+    // is reported; the generator's is bounded by the generate queue's visibility timeout instead (WaitingRoom).
     this.validatePrompt = new LambdaFunction(this, "ValidatePrompt", {
       source: "validate-prompt",
       description: "ValidatePrompt step: checks the request against the configured model's limits",
@@ -82,17 +87,27 @@ export class ImageWorkflow extends Construct {
       },
     });
 
+    // No reserved concurrency: the waiting room's event source bounds the Bedrock calls (bedrockConcurrency).
     this.generateImage = new LambdaFunction(this, "GenerateImage", {
       source: "generate-image",
-      description: "GenerateImage step: calls the request's Bedrock model once and stages the image in S3",
-      timeout: Duration.seconds(100),
+      description:
+        "GenerateImage generator: takes a job from the generate queue, calls its Bedrock model, stages the image " +
+        "in S3 and answers the job's task token",
+      timeout: Duration.seconds(GENERATOR_TIMEOUT_SECONDS),
       // Holds and decodes a base64 PNG of several MB.
       memorySize: 512,
-      // Bounds concurrent Bedrock calls: a burst is throttled here and retried by the state machine.
-      reservedConcurrentExecutions: props.generateConcurrency,
     });
     this.generateImage.bindBedrockModels(props.models.allowedModelIds.map(resolveModel), props.bedrockRegion);
-    this.generateImage.bindImageBucket(storage, [{ actions: ["s3:PutObject"], keyPatterns: storage.stagingKeys }]);
+    // GetObject: a redelivered job finds (HeadObject) the image an earlier receive staged, and skips Bedrock.
+    this.generateImage.bindImageBucket(storage, [
+      { actions: ["s3:PutObject", "s3:GetObject"], keyPatterns: storage.stagingKeys },
+    ]);
+    // The generator marks the job RUNNING when it takes it from the waiting room.
+    this.generateImage.bindStatusTable(storage.jobStatusTable, ["dynamodb:UpdateItem"]);
+    this.waitingRoom = new WaitingRoom(this, "WaitingRoom", {
+      generator: this.generateImage,
+      bedrockConcurrency: props.bedrockConcurrency,
+    });
 
     this.storeImage = new LambdaFunction(this, "StoreImage", {
       source: "store-image",
@@ -120,7 +135,7 @@ export class ImageWorkflow extends Construct {
       definitionBody: DefinitionBody.fromString(readFileSync(ASL_PATH, "utf8")),
       definitionSubstitutions: {
         ValidatePromptFunctionArn: this.validatePrompt.function.functionArn,
-        GenerateImageFunctionArn: this.generateImage.function.functionArn,
+        GenerateQueueUrl: this.waitingRoom.queue.queueUrl,
         StoreImageFunctionArn: this.storeImage.function.functionArn,
         JobStatusTableName: storage.jobStatusTable.tableName,
         // The same placeholders the local stack fills: a renamed one fails type-checking here, not at deploy time.
@@ -139,8 +154,10 @@ export class ImageWorkflow extends Construct {
       });
     }
 
-    // A definition read from a file grants nothing by itself: exactly what its tasks call, no more.
-    for (const task of [this.validatePrompt, this.generateImage, this.storeImage]) {
+    // A definition read from a file grants nothing by itself: exactly what its tasks call, no more. GenerateImage only
+    // sends the job to the waiting room (SQS-managed encryption: no KMS key to grant).
+    this.waitingRoom.queue.grant(this.stateMachine, "sqs:SendMessage");
+    for (const task of [this.validatePrompt, this.storeImage]) {
       task.function.grantInvoke(this.stateMachine);
       acknowledgeWildcardResource(
         this.stateMachine.role,

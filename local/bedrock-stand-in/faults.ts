@@ -102,4 +102,12 @@ export class RequestRateWindow {
     this.accepted.push(now);
     return true;
   }
+
+  /**
+   * Takes back the request just accepted: a call refused after all (the random `throttleRate`) takes no place in the
+   * quota, as Bedrock neither bills nor counts a throttled call.
+   */
+  release(): void {
+    this.accepted.pop();
+  }
 }

@@ -127,6 +127,7 @@ export async function invokeModel(
   }
   const fault = drawRandomFault(faults, deps.random);
   if (fault === "throttleRate") {
+    deps.rateWindow.release();
     stats.throttled++;
     throw throttled(fault);
   }

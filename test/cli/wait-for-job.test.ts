@@ -1,13 +1,15 @@
 // Verifies the bounds of couchgen's polling loop with a scripted API (in-process, no network): transient failures
 // are retried only a few times in a row, an unknown job is waited for only up to the start timeout, Ctrl-C and the
-// overall timeout end the loop. The loop against the real API is covered in couchgen-local-stack.test.ts.
+// overall timeout end the loop; a WAITING job is in progress like a RUNNING one, reported with how long it has waited.
+// The loop against the real API is covered in couchgen-local-stack.test.ts.
 import { describe, expect, it } from "vitest";
 import type { JobsApi } from "../../cli/api-client";
 import { CliError, ExitCode } from "../../cli/exit-codes";
 import { waitForJob } from "../../cli/wait-for-job";
 import type { JobStatus } from "../../functions/job-status/job-status";
 
-type Answer = JobStatus["status"] | CliError;
+/** A state, a status document without its jobId, or a failed request. */
+type Answer = JobStatus["status"] | Omit<JobStatus, "jobId"> | CliError;
 
 const unavailable = () => new CliError("API 503: busy", ExitCode.Unavailable, { status: 503 });
 const notFound = () => new CliError('API 404: No job "j1"', ExitCode.NotFound, { status: 404 });
@@ -20,7 +22,7 @@ function scriptedApi(answers: Answer[]): { api: JobsApi; calls: () => number } {
       const answer = answers[Math.min(calls, answers.length - 1)];
       calls++;
       if (answer instanceof CliError) throw answer;
-      return { jobId, status: answer } as JobStatus;
+      return typeof answer === "string" ? ({ jobId, status: answer } as JobStatus) : { jobId, ...answer };
     },
   } as unknown as JobsApi;
   return { api, calls: () => calls };
@@ -37,6 +39,37 @@ describe("waitForJob", () => {
 
     expect(job.status).toBe("SUCCEEDED");
     expect(states).toEqual(["QUEUED", "RUNNING", "RUNNING"]);
+  });
+
+  it("reports a WAITING job with how long it has waited, and goes on polling it as it does a RUNNING one", async () => {
+    const waitingSince = "2026-11-23T11:59:48.000Z";
+    const { api } = scriptedApi([
+      { status: "WAITING", waitingSince },
+      { status: "WAITING", waitingSince, waitedSeconds: 12 },
+      { status: "WAITING", waitingSince, waitedSeconds: 75.4 },
+      { status: "RUNNING", waitingSince, waitedSeconds: 80.1 },
+      { status: "SUCCEEDED", waitingSince, waitedSeconds: 80.1 },
+    ]);
+    const seen: [string, string | undefined][] = [];
+
+    const job = await waitForJob(api, "j1", { ...fast, onState: (state, detail) => seen.push([state, detail]) });
+
+    expect(job).toMatchObject({ status: "SUCCEEDED", waitingSince, waitedSeconds: 80.1 });
+    expect(seen).toEqual([
+      ["WAITING", "for a Bedrock slot"],
+      ["WAITING", "for a Bedrock slot (waited 12.0 s)"],
+      ["WAITING", "for a Bedrock slot (waited 1 min 15 s)"],
+      ["RUNNING", undefined],
+    ]);
+  });
+
+  it("ends at the timeout of a job still WAITING, as for one still RUNNING", async () => {
+    const { api } = scriptedApi([{ status: "WAITING", waitedSeconds: 3 }]);
+
+    const failure = waitForJob(api, "j1", { ...fast, timeoutMs: 50, intervalMs: 10 });
+
+    await expect(failure).rejects.toMatchObject({ exitCode: ExitCode.TimedOut, details: { lastState: "WAITING" } });
+    await expect(failure).rejects.toThrow("is still WAITING after 0 s; it goes on: couchgen wait j1");
   });
 
   it("rides out four failed status requests in a row, and gives up at the fifth", async () => {

@@ -14,7 +14,7 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from "@aws-sdk/client-sfn";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PNG } from "pngjs";
 import type { JobStatus } from "../../functions/job-status/job-status";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
@@ -54,7 +54,8 @@ export interface E2eStack {
 }
 
 /**
- * Starts the whole local stack in this process: every port free (0), a fresh data dir, retry intervals ×0.01.
+ * Starts the whole local stack in this process: every port free (0), a fresh data dir, retry intervals ×0.01, failure
+ * notices gathered for 0.2 s rather than the local default of 10 s (a test waits for the notice of one job).
  * The handler modules load once per process with this stack's endpoints, so a test file starts exactly one.
  */
 export async function startE2eStack(
@@ -64,6 +65,7 @@ export async function startE2eStack(
   const logs: string[] = [];
   const stack = await startLocalStack({
     retryTimeScale: 0.01,
+    noticeWindowMs: 200,
     ...options,
     ports: { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 },
     dataDir,
@@ -275,6 +277,48 @@ export function pngText(png: Buffer): Record<string, string> {
     offset += 12 + length;
   }
   return text;
+}
+
+/**
+ * The alerts inbox: a queue on the SNS emulator (fauxqs), where the alerts topic delivers the failure notices. Each
+ * notice is read once, then deleted, and kept here for the questions that follow.
+ */
+export class AlertsInbox {
+  /** Every notice read so far. */
+  readonly notices: string[] = [];
+  private readonly sqs: SQSClient;
+
+  constructor(private readonly env: E2eStack) {
+    this.sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: env.stack.snsUrl });
+  }
+
+  /** The notices that name this job, waiting (bounded) for the first to arrive. */
+  async noticesNaming(jobId: string): Promise<string[]> {
+    const inboxUrl = this.env.stack.alertsInboxUrl;
+    return pollUntil(
+      `a failure notice naming job ${jobId} in ${inboxUrl}`,
+      async () => {
+        const { Messages = [] } = await this.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: inboxUrl, MaxNumberOfMessages: 10 }),
+        );
+        this.notices.push(...Messages.map((message) => message.Body ?? ""));
+        if (Messages.length > 0) {
+          await this.sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: inboxUrl,
+              Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+            }),
+          );
+        }
+        return this.notices.filter((body) => body.includes(jobId));
+      },
+      (mine) => mine.length > 0,
+    );
+  }
+
+  destroy(): void {
+    this.sqs.destroy();
+  }
 }
 
 /** SendMessage with the SDK (JSON protocol); the jobId is the message id it returns. */

@@ -3,12 +3,15 @@
 // again on the same data dir and ports (StartExecution now works); the DLQ still holds the message with its id, body
 // and message attributes, the jobs queue does not, and start-job never started it (while a fresh message on the
 // jobs queue still runs). Before that, a start that fails midway leaves its ports and data dir free for the next.
+// After it, a job whose execution was still running when the stack stopped, with its image already promoted (its
+// record put back to RUNNING on disk, as a stop between StoreImage and the execution's end leaves it), starts again
+// from the beginning and ends SUCCEEDED without a second Bedrock call.
 // It cannot verify SQS's own retention (the emulator keeps messages in memory; the stack's journal restores them)
-// nor the real event source mapping.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+// nor the real event source mapping, nor how Step Functions resumes (where the execution was, not from its start).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import {
   GetQueueAttributesCommand,
   type Message,
@@ -137,9 +140,11 @@ describe("a start that fails midway", () => {
   });
 });
 
+/** The ports of the stack the DLQ test started; the restarts after it use them again (the handlers name them). */
+let ports: LocalPorts;
+
 describe("a message in the local DLQ, across a restart", () => {
   let poisonId = "";
-  let ports: LocalPorts;
 
   beforeAll(async () => {
     stack = await start(undefined);
@@ -198,5 +203,55 @@ describe("a message in the local DLQ, across a restart", () => {
     ]);
     expect(executions.map((execution) => execution.name)).toEqual([canary.MessageId]);
     expect(depth).toEqual({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
+  });
+});
+
+describe("a job restarted after its image was promoted", () => {
+  it("starts again from the beginning and ends SUCCEEDED with the image it paid for, no second Bedrock call", async () => {
+    // Prepare: a job that ends SUCCEEDED, one Bedrock call.
+    const before = stack!;
+    await before.executions.idle(10_000); // the canary job above
+    const imagesBefore = before.bedrock.stats.images;
+    const response = await fetch(`${before.apiUrl}/generate-image`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "a lighthouse, promoted before the stop", width: 320, height: 320 }),
+    });
+    const { jobId } = (await response.json()) as { jobId: string };
+    const executionArn = `${before.stateMachineArn.replace(":stateMachine:", ":execution:")}:${jobId}`;
+    const clients = clientsOf(before);
+    await pollUntil(
+      `job ${jobId} to succeed`,
+      () => clients.sfn.send(new DescribeExecutionCommand({ executionArn })),
+      (execution) => execution.status !== "RUNNING",
+    );
+    clients.sqs.destroy();
+    clients.sfn.destroy();
+    const paidBefore = before.bedrock.stats.images - imagesBefore;
+    await before.stop();
+    stack = undefined;
+    // As a stop between StoreImage (image promoted, staged copy deleted) and the end leaves it: still RUNNING.
+    const recordFile = join(dataDir, "executions", `${jobId}.json`);
+    const record = JSON.parse(readFileSync(recordFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(recordFile, JSON.stringify({ ...record, status: "RUNNING", output: undefined, stopDate: undefined }));
+
+    // Act
+    stack = await start(ports);
+    const after = stack;
+    const { sqs, sfn } = clientsOf(after);
+    const execution = await pollUntil(
+      `the restarted job ${jobId} to end`,
+      () => sfn.send(new DescribeExecutionCommand({ executionArn })),
+      (described) => described.status !== "RUNNING",
+    );
+    sqs.destroy();
+    sfn.destroy();
+
+    // Assess
+    expect(paidBefore).toBe(1);
+    expect(after.resumed.map((resumed) => resumed.name)).toContain(jobId);
+    expect(execution.status).toBe("SUCCEEDED");
+    expect(after.bedrock.stats.requests).toBe(0);
+    expect(logs.some((line) => line.includes("Restarted job: its promoted image is staged again"))).toBe(true);
   });
 });

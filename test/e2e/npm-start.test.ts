@@ -253,7 +253,7 @@ describe("run 1: npm start -- --fresh", () => {
   let run: StackProcess;
 
   beforeAll(async () => {
-    run = await StackProcess.start(["--fresh", "--data-dir", dataDir]);
+    run = await StackProcess.start(["--fresh", "--data-dir", dataDir, "--bedrock-concurrency", "2"]);
   });
 
   it("prints where everything is, with example commands, ready in under 5 s", () => {
@@ -268,6 +268,14 @@ describe("run 1: npm start -- --fresh", () => {
       new RegExp(`SQS queue\\s+http://127\\.0\\.0\\.1:${sqs}/123456789012/couch-imagegen-jobs\\n`),
     );
     expect(run.output).toMatch(new RegExp(`Step Functions\\s+http://127\\.0\\.0\\.1:${sfn}\\s`));
+    expect(run.output).toMatch(
+      new RegExp(
+        `Waiting room\\s+http://127\\.0\\.0\\.1:${sqs}/123456789012/couch-imagegen-generate\\s+2 generators call Bedrock at once \\(--bedrock-concurrency\\)\\n`,
+      ),
+    );
+    expect(run.output).toMatch(
+      new RegExp(`Waiting room DLQ\\s+http://127\\.0\\.0\\.1:${sqs}/123456789012/couch-imagegen-generate-dlq\\n`),
+    );
     expect(run.output).toMatch(
       new RegExp(
         `S3\\s+http://127\\.0\\.0\\.1:${s3}\\s+bucket couch-imagegen-local, images under local/generated_images/`,
@@ -414,13 +422,19 @@ describe("run 3: npm start -- --fresh on the same data dir", () => {
 });
 
 describe("npm start refuses what it cannot do, saying what to change", () => {
-  it("an unknown flag or a bad value: exit 2 with the problem and the list of flags", async () => {
-    const unknown = await runToExit(["--bogus"]);
-    const badPort = await runToExit(["--api-port", "http"]);
+  it("an unknown flag, a renamed one or a bad value: exit 2 with the problem and the list of flags", async () => {
+    const [unknown, renamed, badPort] = await Promise.all([
+      runToExit(["--bogus"]),
+      runToExit(["--generate-concurrency", "3"]),
+      runToExit(["--api-port", "http"]),
+    ]);
 
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain("Unknown option '--bogus'");
     expect(unknown.output).toContain("Usage: npm start -- [flags]");
+    expect(renamed.code).toBe(2);
+    expect(renamed.output).toContain("--generate-concurrency was replaced by --bedrock-concurrency: ");
+    expect(renamed.output).toContain("Usage: npm start -- [flags]");
     expect(badPort.code).toBe(2);
     expect(badPort.output).toContain('--api-port must be a number from 0 to 65535, got "http"');
   });

@@ -1,22 +1,26 @@
-// End to end under Bedrock faults, and the local Step Functions endpoint people inspect executions with: half of all
-// InvokeModel calls throttled → every job still SUCCEEDED through the state machine's retries; every call throttled →
-// FAILED after the ASL's retry budget, the cause in GET /jobs and a failure notification on the SNS topic; a
-// content-filter refusal → REJECTED at once, with no failure notification; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
+// End to end through the waiting room, under Bedrock faults, and the local Step Functions endpoint people inspect
+// executions with: half of all InvokeModel calls throttled → every job still SUCCEEDED, each throttle absorbed by the
+// generator putting its message back (no state-machine retry, one image per job); a job past bedrockConcurrency →
+// WAITING with how long it has waited in GET /jobs, and GenerateImage in its history as AWS shows a callback task
+// (TaskScheduled sqs sendMessage.waitForTaskToken, TaskStarted, TaskSucceeded); a content-filter refusal → REJECTED at
+// once, with no failure notice; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
 // @aws-sdk/client-sfn and the AWS CLI. The whole local stack runs in this process with retry intervals ×0.01 (the
-// attempts, backoff and catches are the file's own). It cannot show AWS itself: the faults are the Bedrock stand-in's,
-// not Bedrock's real throttling, the executions run on aws-local-stepfunctions, not on Step Functions, and SNS is
-// the fauxqs emulator (no email goes out).
+// attempts, backoff and catches are the file's own); the waiting room's delays are real seconds. A throttle on every
+// receive, and generators that die holding a token, are test/fault/generator-dies.test.ts's. It cannot show AWS
+// itself: the faults are the Bedrock stand-in's, not Bedrock's real throttling, the executions run on
+// aws-local-stepfunctions, not on Step Functions, the event source mapping is a local poller, and SNS is the fauxqs
+// emulator (no email goes out).
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
+import { LOCAL_REGION } from "../../local/emulators";
 import {
+  AlertsInbox,
   awsCli,
   type E2eStack,
   executionArnOf,
@@ -27,18 +31,20 @@ import {
   PIXEL_MODEL_ID,
   pollUntil,
   skipWithoutAwsCli,
+  stagingKeyOf,
   startE2eStack,
   submitJob,
   waitForExecution,
   waitForJob,
 } from "./helpers";
 
-/** GenerateImage's Bedrock retrier in the ASL file: the first call and 8 retries. */
-const GENERATE_IMAGE_ATTEMPTS = 9;
+/** Generators at once in this file's stack: a third job waits for a slot. */
+const BEDROCK_CONCURRENCY = 2;
 
 /**
  * The stand-in's fault draws, alternating low and high: with throttleRate 0.5 exactly every other call is throttled.
- * Random draws would fail a job past its 9 attempts about once in 500 jobs; this keeps the 50% and drops the luck.
+ * Random draws could throttle one job many times in a row, each time with a longer delay; this keeps the 50% and
+ * drops the luck (a job calling alone is never throttled twice in a row).
  */
 function alternatingDraws(): () => number {
   let calls = 0;
@@ -46,12 +52,15 @@ function alternatingDraws(): () => number {
 }
 
 let env: E2eStack;
-let alerts: SQSClient;
+let alerts: AlertsInbox;
 
 beforeAll(async () => {
-  env = await startE2eStack({ modelId: PIXEL_MODEL_ID, bedrock: { random: alternatingDraws() } });
-  // The alerts inbox is a queue on the SNS emulator (fauxqs), where the topic delivers.
-  alerts = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: env.stack.snsUrl });
+  env = await startE2eStack({
+    modelId: PIXEL_MODEL_ID,
+    bedrock: { random: alternatingDraws() },
+    waitingRoom: { bedrockConcurrency: BEDROCK_CONCURRENCY },
+  });
+  alerts = new AlertsInbox(env);
 });
 
 afterEach(() => {
@@ -70,30 +79,9 @@ async function history(jobId: string): Promise<HistoryEvent[]> {
   return events;
 }
 
-/** Every failure notification read from the alerts inbox so far (each is read once, then deleted). */
-const notifications: string[] = [];
-
-/** The failure notifications that name this job, waiting (bounded) for the first to arrive. */
-async function failureNotifications(jobId: string): Promise<string[]> {
-  return pollUntil(
-    `a failure notification naming job ${jobId} in ${env.stack.alertsInboxUrl}`,
-    async () => {
-      const { Messages = [] } = await alerts.send(
-        new ReceiveMessageCommand({ QueueUrl: env.stack.alertsInboxUrl, MaxNumberOfMessages: 10 }),
-      );
-      notifications.push(...Messages.map((message) => message.Body ?? ""));
-      if (Messages.length > 0) {
-        await alerts.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: env.stack.alertsInboxUrl,
-            Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
-          }),
-        );
-      }
-      return notifications.filter((body) => body.includes(jobId));
-    },
-    (mine) => mine.length > 0,
-  );
+/** The failure notices that name this job, waiting (bounded) for the first to arrive. */
+function failureNotifications(jobId: string): Promise<string[]> {
+  return alerts.noticesNaming(jobId);
 }
 
 /** A job on the stack's model set to end of life for it: FAILED ModelUnavailable at once. Returns its jobId. */
@@ -108,74 +96,102 @@ async function failWithEndOfLifeModel(prompt: string): Promise<string> {
   }
 }
 
-describe("Bedrock throttling", () => {
-  it("half of all calls throttled: every job of a batch of 10 still SUCCEEDED, through retries", async () => {
+/** The events of the state's one run, from its TaskStateEntered to its TaskStateExited. */
+function eventsOfState(events: HistoryEvent[], state: string): HistoryEvent[] {
+  const entered = events.findIndex((event) => event.stateEnteredEventDetails?.name === state);
+  const exited = events.findIndex((event, index) => index > entered && event.stateExitedEventDetails?.name === state);
+  if (entered < 0 || exited < 0) throw new Error(`${state} did not run to its end: ${JSON.stringify(events)}`);
+  return events.slice(entered, exited + 1);
+}
+
+describe("Bedrock throttling, absorbed in the waiting room", () => {
+  it("half of all calls throttled: every job of a batch of 6 SUCCEEDED, one Bedrock image each, no state-machine retry", async () => {
     env.stack.bedrock.setFaults({ throttleRate: 0.5 });
     env.stack.bedrock.resetStats();
 
     const jobIds = await Promise.all(
-      Array.from({ length: 10 }, (_, index) =>
+      Array.from({ length: 6 }, (_, index) =>
         submitJob(env, { prompt: `a harbour, picture ${index}`, width: 320, height: 320 }),
       ),
     );
-    const jobs = await Promise.all(jobIds.map((jobId) => waitForJob(env, jobId)));
+    // A throttled message comes back after 1 s, then 1-2 s, 1-4 s...: real seconds, not scaled like the retries.
+    const jobs = await Promise.all(jobIds.map((jobId) => waitForJob(env, jobId, 40_000)));
 
-    expect(jobs.map((job) => job.status)).toEqual(Array(10).fill("SUCCEEDED"));
+    expect(jobs.map((job) => job.status)).toEqual(Array(6).fill("SUCCEEDED"));
     const stats = env.stack.bedrock.stats;
-    expect(stats.images).toBe(10);
+    expect(stats.images).toBe(6);
     expect(stats.requests).toBe(stats.images + stats.throttled);
     expect(Math.abs(stats.throttled - stats.images)).toBeLessThanOrEqual(1);
-    for (const jobId of jobIds) expect(await objectExists(env, imageKeyOf(env, jobId))).toBe(true);
-    const throttledThenSucceeded = [];
     for (const jobId of jobIds) {
+      expect(await objectExists(env, imageKeyOf(env, jobId))).toBe(true);
       const events = await history(jobId);
-      const generateFailures = events.filter((event) => event.taskFailedEventDetails?.error === "ThrottlingException");
-      if (generateFailures.length > 0) throttledThenSucceeded.push(jobId);
+      // The throttles never reached the state machine: GenerateImage ran once, and nothing failed.
+      expect(events.filter((event) => event.type === "TaskFailed")).toEqual([]);
+      expect(eventsOfState(events, "GenerateImage").filter((event) => event.type === "TaskScheduled")).toHaveLength(1);
       expect(events.at(-1)?.type).toBe("ExecutionSucceeded");
     }
-    expect(throttledThenSucceeded.length).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe("the waiting room", () => {
+  it("a job past bedrockConcurrency is WAITING, with how long it has waited, then SUCCEEDED", async () => {
+    env.stack.bedrock.setFaults({ latencyMs: 1500 });
+    env.stack.bedrock.resetStats();
+
+    // Three jobs on two generators: one of them waits about 1.5 s for a slot.
+    const jobIds = await Promise.all(
+      Array.from({ length: BEDROCK_CONCURRENCY + 1 }, (_, index) =>
+        submitJob(env, { prompt: `a waiting room, seat ${index}`, width: 320, height: 320 }),
+      ),
+    );
+    const waiting = await pollUntil(
+      "a job WAITING for half a second or more",
+      async () => (await Promise.all(jobIds.map((jobId) => getJob(env, jobId)))).map(({ job }) => job),
+      (jobs) => jobs.some((job) => job.status === "WAITING" && (job.waitedSeconds ?? 0) >= 0.5),
+    ).then((jobs) => jobs.find((job) => job.status === "WAITING")!);
+    const jobs = await Promise.all(jobIds.map((jobId) => waitForJob(env, jobId)));
+
+    expect(waiting).toMatchObject({ status: "WAITING", waitingSince: expect.any(String) });
+    expect(Date.parse(String(waiting.waitingSince))).not.toBeNaN();
+    expect(jobs.map((job) => job.status)).toEqual(jobIds.map(() => "SUCCEEDED"));
+    // The wait stops when a generator takes the job: it is kept, and it is at least what was seen while it waited.
+    const done = jobs.find((job) => job.jobId === waiting.jobId)!;
+    expect(done.waitingSince).toBe(waiting.waitingSince);
+    expect(done.waitedSeconds).toBeGreaterThanOrEqual(waiting.waitedSeconds!);
+    expect(env.stack.bedrock.stats).toMatchObject({ images: BEDROCK_CONCURRENCY + 1 });
+    expect(env.stack.bedrock.stats.peakConcurrency).toBeLessThanOrEqual(BEDROCK_CONCURRENCY);
   });
 
-  it("every call throttled: FAILED after the retry budget, the cause in GET /jobs, a failure notification on SNS", async () => {
-    env.stack.bedrock.setFaults({ throttleRate: 1 });
-    const callsBefore = env.stack.bedrock.stats.requests;
+  it("GetExecutionHistory shows GenerateImage as AWS shows a callback task: scheduled on SQS, started, succeeded", async () => {
+    const jobId = await submitJob(env, { prompt: "a callback, answered", width: 320, height: 320 });
+    await waitForJob(env, jobId);
 
-    const jobId = await submitJob(env, { prompt: "a crowded ferry terminal", width: 320, height: 320 });
-    const job = await waitForJob(env, jobId);
+    const generate = eventsOfState(await history(jobId), "GenerateImage");
 
-    expect(job).toMatchObject({
-      jobId,
-      status: "FAILED",
-      error: "ThrottlingException",
-      cause: "Too many requests, please wait before trying again.",
-    });
-    expect(env.stack.bedrock.stats.requests - callsBefore).toBe(GENERATE_IMAGE_ATTEMPTS);
-    expect(await objectExists(env, imageKeyOf(env, jobId))).toBe(false);
-
-    const events = await history(jobId);
-    const failures = events.filter((event) => event.type === "TaskFailed");
-    expect(failures).toHaveLength(GENERATE_IMAGE_ATTEMPTS);
-    expect(new Set(failures.map((event) => event.taskFailedEventDetails?.error))).toEqual(
-      new Set(["ThrottlingException"]),
-    );
-    const scheduled = events.filter((event) => event.taskScheduledEventDetails?.resource === "GenerateImage");
-    expect(scheduled).toHaveLength(GENERATE_IMAGE_ATTEMPTS);
-    // Caught, not succeeded: after its last TaskFailed, GenerateImage exits without a TaskSucceeded.
-    const lastFailure = events.indexOf(failures.at(-1)!);
-    expect(events.slice(lastFailure + 1, lastFailure + 3).map((event) => event.type)).toEqual([
-      "TaskStateExited",
+    expect(generate.map((event) => event.type)).toEqual([
       "TaskStateEntered",
+      "TaskScheduled",
+      "TaskStarted",
+      "TaskSucceeded",
+      "TaskStateExited",
     ]);
-    expect(events.at(-1)).toMatchObject({
-      type: "ExecutionFailed",
-      executionFailedEventDetails: { error: "ThrottlingException" },
+    const [, scheduled, started, succeeded] = generate;
+    expect(scheduled?.taskScheduledEventDetails).toMatchObject({
+      resourceType: "sqs",
+      resource: "sendMessage.waitForTaskToken",
+      region: LOCAL_REGION,
     });
-
-    const [notification] = await failureNotifications(jobId);
-    expect(notification).toContain(`couch-imagegen job ${jobId} ended FAILED.`);
-    expect(notification).toContain("Error: ThrottlingException");
-    expect(notification).toContain("Too many requests, please wait before trying again.");
-    expect(notification).toContain(executionArnOf(env, jobId));
+    expect(started?.taskStartedEventDetails).toMatchObject({
+      resourceType: "sqs",
+      resource: "sendMessage.waitForTaskToken",
+    });
+    expect(succeeded?.taskSucceededEventDetails).toMatchObject({
+      resourceType: "sqs",
+      resource: "sendMessage.waitForTaskToken",
+    });
+    // The output names where the generator staged the image (on AWS it is SendTaskSuccess's output itself; the local
+    // history gives the state's output, which holds it under `image`).
+    expect(succeeded?.taskSucceededEventDetails?.output).toContain(`"stagingKey":"${stagingKeyOf(env, jobId)}"`);
   });
 });
 
@@ -195,7 +211,7 @@ describe("content filter", () => {
     // A refusal is an outcome, not an incident: no notice. A real failure after it is noticed, and the refusal is not.
     const failed = await failWithEndOfLifeModel("a notice sent after the refusal");
     await failureNotifications(failed);
-    expect(notifications.filter((body) => body.includes(jobId))).toEqual([]);
+    expect(alerts.notices.filter((body) => body.includes(jobId))).toEqual([]);
   });
 });
 
@@ -258,11 +274,17 @@ describe("the Step Functions endpoint", () => {
     const jobId = await submitJob(env, { prompt: "a very slow sunset", width: 320, height: 320 });
     const executionArn = executionArnOf(env, jobId);
 
-    // Waits on the execution's own history: GenerateImage scheduled, its Bedrock call in progress.
+    // Waits on the execution's own history (GenerateImage's message sent to the waiting room), then for a generator
+    // to take it (RUNNING: its Bedrock call is in progress).
     const running = await pollUntil(
       `GenerateImage to be scheduled in execution ${jobId}`,
       () => history(jobId),
-      (events) => events.some((event) => event.taskScheduledEventDetails?.resource === "GenerateImage"),
+      (events) => events.some((event) => event.taskScheduledEventDetails?.resource === "sendMessage.waitForTaskToken"),
+    );
+    await pollUntil(
+      `a generator to take job ${jobId}`,
+      () => getJob(env, jobId),
+      ({ job }) => job.status === "RUNNING",
     );
     await env.sfn.send(
       new StopExecutionCommand({ executionArn, error: "Operator.Stop", cause: "stopped by the e2e test" }),

@@ -1,14 +1,17 @@
 // End to end through the SQS queue: messages with a JSON body and a plain-text body, sent with the SDK (JSON protocol)
 // and with Debian's AWS CLI 2.9 (query protocol), become jobs named after the message id and end as images; a message
-// delivered twice starts one execution; bad messages (deep nesting and 15 KB values included) end REJECTED with a
+// delivered twice starts one execution, and a generate message (the waiting room's) delivered again after its job
+// ended is dropped without a Bedrock call; bad messages (deep nesting and 15 KB values included) end REJECTED with a
 // short, readable cause and no image, and a body cannot set the pipeline's own fields. The whole local stack runs in
 // this process (real handlers, real ASL file, the local SQS poller standing in for the event source mapping). It cannot
 // show AWS itself: SQS is the local-aws-sqs emulator, the images come from the Bedrock stand-in, and AWS's own
 // redelivery timing is not reproduced (see the redelivery test).
-import type { SQSEvent } from "aws-lambda";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseGenerateMessage } from "../../functions/shared/waiting-room";
 import { DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "../../local/emulators";
+import type { SqsHandler } from "../../local/local-stack";
 import {
   awsCli,
   type E2eStack,
@@ -28,9 +31,26 @@ import {
 } from "./helpers";
 
 let env: E2eStack;
+/** The stack's generator (the real handler), and the generate messages it was given, by job. */
+let generator: SqsHandler;
+const generateRecords = new Map<string, SQSRecord>();
 
 beforeAll(async () => {
-  env = await startE2eStack({ modelId: PIXEL_MODEL_ID });
+  env = await startE2eStack({
+    modelId: PIXEL_MODEL_ID,
+    waitingRoom: {
+      wrapGenerator: (handler) => {
+        generator = handler;
+        return (event) => {
+          for (const record of event.Records) {
+            const jobId = parseGenerateMessage(record.body)?.jobId;
+            if (jobId) generateRecords.set(jobId, record);
+          }
+          return handler(event);
+        };
+      },
+    },
+  });
 });
 
 afterEach(() => {
@@ -163,6 +183,29 @@ describe("the same message delivered twice", () => {
     expect((await waitForJob(env, messageId)).status).toBe("SUCCEEDED");
     expect(env.stack.bedrock.stats.requests - bedrockCallsBefore).toBe(1);
     expect(await objectExists(env, imageKeyOf(env, messageId))).toBe(true);
+  });
+
+  // The waiting room's own queue delivers at least once too. A generate message seen again while its job runs is the
+  // fault tests' (test/fault/generator-dies.test.ts: the staged image is answered, not drawn again); after the job.
+  it("a generate message delivered again after its job ended is dropped, without a Bedrock call", async () => {
+    const messageId = await sendMessage(
+      env,
+      JSON.stringify({ prompt: "a generate message, twice", width: 320, height: 320 }),
+    );
+    await waitForJob(env, messageId);
+    const first = generateRecords.get(messageId);
+    const bedrockCallsBefore = env.stack.bedrock.stats.requests;
+
+    const again = await generator({
+      Records: [{ ...first!, attributes: { ...first!.attributes, ApproximateReceiveCount: "2" } }],
+    });
+
+    expect(first).toBeDefined();
+    // Its heartbeat found the task over (TaskDoesNotExist): done, so the event source deletes it.
+    expect(again.batchItemFailures).toEqual([]);
+    expect(env.stack.bedrock.stats.requests).toBe(bedrockCallsBefore);
+    expect((await waitForJob(env, messageId)).status).toBe("SUCCEEDED");
+    expect((await listExecutions(env)).filter((execution) => execution.name === messageId)).toHaveLength(1);
   });
 });
 

@@ -1,9 +1,12 @@
-// Fault injection on GenerateImage's Bedrock call, through the stand-in's runtime fault settings: a throttling storm
+// Fault injection on the generator's Bedrock call, through the stand-in's runtime fault settings: a throttling storm
 // that hits every call for a while and then passes, model timeouts, 503s and 500s, and timeouts past GenerateImage's
-// retry budget. Checks that each job ends SUCCEEDED once the storm passes, with exactly one image drawn (no Bedrock
-// call paid twice), and that a storm longer than the budget ends the job FAILED after the ASL's 9 attempts, not
-// stuck. Retry intervals are ×0.01 (attempts, backoff and jitter are the file's). The stand-in is not Bedrock: how
-// the real service throttles, and how long its timeouts take, are not shown here.
+// retry budget. A throttle is the waiting room's to absorb (the generator puts the message back with a short delay):
+// the storm's jobs end SUCCEEDED with GenerateImage run once, no state-machine retry, and exactly one image drawn per
+// job (no Bedrock call paid twice). The other errors are answered to the state machine, whose Retry runs GenerateImage
+// again (a new task token, a new message): each job ends SUCCEEDED once Bedrock answers, and a storm longer than the
+// budget ends the job FAILED after the ASL's 9 attempts, not stuck. Retry intervals are ×0.01 (attempts, backoff and
+// jitter are the file's); the waiting room's delays are real seconds. The stand-in is not Bedrock: how the real
+// service throttles, and how long its timeouts take, are not shown here.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BedrockStandInStats, DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
@@ -46,7 +49,7 @@ async function until(reached: (stats: BedrockStandInStats) => boolean, what: str
 }
 
 describe("a Bedrock throttling storm that passes", () => {
-  it("ends every job SUCCEEDED once the storm is over, each with one image drawn", async () => {
+  it("ends every job SUCCEEDED once the storm is over, GenerateImage run once, each with one image drawn", async () => {
     env.stack.bedrock.resetStats();
     env.stack.bedrock.setFaults({ throttleRate: 1 });
     const jobIds = Array.from({ length: 6 }, (_, index) => `fault-storm-${index}`);
@@ -58,18 +61,19 @@ describe("a Bedrock throttling storm that passes", () => {
     await until((stats) => stats.throttled >= 2 * jobIds.length, "two throttled calls per job");
     env.stack.bedrock.setFaults({ throttleRate: 0 });
 
-    const jobs = await Promise.all(jobIds.map((jobId) => waitForJob(env, jobId)));
+    // Each throttle puts the message back for 1 s, then 1-2 s, then 1-4 s: real seconds.
+    const jobs = await Promise.all(jobIds.map((jobId) => waitForJob(env, jobId, 30_000)));
 
     expect(jobs.map((job) => job.status)).toEqual(jobIds.map(() => "SUCCEEDED"));
-    expect(env.stack.bedrock.stats.images).toBe(jobIds.length);
+    const stats = env.stack.bedrock.stats;
+    expect(stats.images).toBe(jobIds.length);
+    expect(stats.requests - stats.throttled).toBe(jobIds.length);
     for (const jobId of jobIds) {
-      const generate = attemptsOf(historyOf(env, jobId), "GenerateImage");
-      expect(generate.errors.length).toBeGreaterThanOrEqual(1);
-      expect(new Set(generate.errors)).toEqual(new Set(["ThrottlingException"]));
-      expect(generate.attempts).toBeLessThanOrEqual(GENERATE_IMAGE_ATTEMPTS);
+      // The storm never reached the state machine.
+      expect(attemptsOf(historyOf(env, jobId), "GenerateImage")).toEqual({ attempts: 1, errors: [] });
       expect(await objectExists(env, imageKeyOf(env, jobId))).toBe(true);
     }
-  });
+  }, 45_000);
 });
 
 describe("model timeouts and server errors", () => {

@@ -61,7 +61,8 @@ describe("DynamoDB throttling on the status writes", () => {
     const throttled = failFirstAttempt(
       "fault-ddb-throttled",
       "RecordRunning",
-      "RUNNING",
+      // RecordRunning writes WAITING: the job's next stop is the waiting room (the generator writes RUNNING).
+      "WAITING",
       dynamodbError("ThrottlingException", 400, "Rate of requests exceeds the allowed throughput."),
     );
     const overProvisioned = failFirstAttempt(

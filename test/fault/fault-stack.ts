@@ -7,7 +7,8 @@ import type { HistoryEvent } from "../../local/executions";
 import type { InterposedService, LocalStackOptions } from "../../local/local-stack";
 import { type E2eStack, executionArnOf, PIXEL_MODEL_ID, startE2eStack } from "../e2e/helpers";
 
-export type FaultRule = (request: InterceptedRequest) => Interception;
+/** What to do with a request; a promise holds it until it settles (a hung call). */
+export type FaultRule = (request: InterceptedRequest) => Interception | Promise<Interception>;
 
 export interface FaultStack extends E2eStack {
   /** Puts a rule on a service's proxy (replacing its previous one); requests it passes reach the emulator. */
@@ -115,19 +116,21 @@ export function historyOf(env: E2eStack, jobId: string): HistoryEvent[] {
   return env.stack.executions.describe(executionArnOf(env, jobId)).history;
 }
 
-/** Every attempt of a task state: its TaskScheduled events, and the errors of its TaskFailed ones, in order. */
+/**
+ * Every attempt of a task state: its TaskScheduled events (a retry schedules the task again), and the errors of its
+ * TaskFailed and TaskTimedOut ones, in order. TaskScheduled names the resource (`lambda` `invoke`, `sqs`
+ * `sendMessage.waitForTaskToken`), not the state: the state is the one the last TaskStateEntered named.
+ */
 export function attemptsOf(history: readonly HistoryEvent[], state: string): { attempts: number; errors: string[] } {
   let attempts = 0;
   const errors: string[] = [];
   let current: string | undefined;
   for (const event of history) {
-    if (event.type === "TaskScheduled") {
-      current = String((event.taskScheduledEventDetails as { resource?: string }).resource);
-      if (current === state) attempts++;
-    }
-    if (event.type === "TaskFailed" && current === state) {
-      errors.push(String((event.taskFailedEventDetails as { error?: string }).error));
-    }
+    if (event.type === "TaskStateEntered") current = String((event.stateEnteredEventDetails as { name?: string }).name);
+    if (current !== state) continue;
+    if (event.type === "TaskScheduled") attempts++;
+    const failure = event.taskFailedEventDetails ?? event.taskTimedOutEventDetails;
+    if (failure) errors.push(String((failure as { error?: string }).error));
   }
   return { attempts, errors };
 }

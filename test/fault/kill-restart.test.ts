@@ -11,10 +11,17 @@
 //   the start-job adapter with the original ids, as SQS would redeliver them. A last batch is sent just before the
 //   kill so that some messages are still in the queue; the test checks the restart redelivers exactly the journal's
 //   pending messages and that every job then ends SUCCEEDED exactly once, with one image, none stuck.
+// - The waiting room: the generate queue is not journaled (a restarted execution sends a new message with a new
+//   token). The kill comes while a job's image is in S3 and its execution is still running (best effort: the window
+//   is short), and no job pays Bedrock twice: counted from the stand-in's log lines (one per image drawn, naming the
+//   prompt's hash), a job whose image was in S3 (staged or promoted) when the stack died is not drawn again, and no
+//   job is drawn twice after the restart. A job drawn before the kill and again after it is one whose answer died
+//   with the process before the image was staged: that call is lost, as it is when a Lambda dies at that moment.
 // Not shown: AWS's own recovery (Step Functions resumes an execution where it was, not from its first state).
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,6 +60,9 @@ let ports: Ports;
 let portArgs: string[];
 let child: ChildProcess | undefined;
 
+/** Everything each run of the stack printed (its log lines included), in order. */
+const outputs: string[] = [];
+
 /** `node --import tsx local/start.ts ...` until its banner says ready; returns the banner. */
 async function startStack(fresh: boolean): Promise<string> {
   const args = [
@@ -67,18 +77,19 @@ async function startStack(fresh: boolean): Promise<string> {
     "1500",
     "--retry-time-scale",
     "0.01",
-    "--quiet",
+    // Not --quiet: the stand-in's log lines are how the test counts the images drawn per job.
     ...(fresh ? ["--fresh"] : []),
   ];
   const started = spawn(process.execPath, args, { cwd: REPO_ROOT, env: toolEnvironment(), stdio: "pipe" });
   child = started;
+  const run = outputs.push("") - 1;
   let output = "";
-  started.stdout?.on("data", (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  started.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+    outputs[run] = output;
+  };
+  started.stdout?.on("data", collect);
+  started.stderr?.on("data", collect);
   await pollUntil(
     "the local stack's ready banner",
     async () => ({ output, exited: started.exitCode }),
@@ -96,6 +107,33 @@ async function kill(signal: NodeJS.Signals): Promise<void> {
   const exited = once(running, "exit");
   running.kill(signal);
   await exited;
+}
+
+/** Jobs whose image is in local S3 (staged or promoted), from s3rver's files: its metadata is written last. */
+function jobsWithAnImage(): Set<string> {
+  const jobs = new Set<string>();
+  for (const folder of ["staging", "generated_images"]) {
+    const directory = join(dataDir, "s3", "couch-imagegen-local", "local", folder);
+    if (!existsSync(directory)) continue;
+    for (const file of readdirSync(directory)) {
+      const jobId = /^(.+)\.png\._S3rver_metadata\.json$/.exec(file)?.[1];
+      if (jobId) jobs.add(jobId);
+    }
+  }
+  return jobs;
+}
+
+/** Images the stand-in drew in one run, by the first 12 hex digits of the prompt's SHA-256 (its log names no job). */
+function imagesDrawn(output: string): Map<string, number> {
+  const drawn = new Map<string, number>();
+  for (const [, hash] of output.matchAll(/200 InvokeModel .* images=1 prompt-sha256=([0-9a-f]{12})/g)) {
+    drawn.set(hash!, (drawn.get(hash!) ?? 0) + 1);
+  }
+  return drawn;
+}
+
+function promptHash(prompt: string): string {
+  return createHash("sha256").update(prompt).digest("hex").slice(0, 12);
 }
 
 /** Executions on disk: name → status, as the local Step Functions endpoint persisted them. */
@@ -139,7 +177,7 @@ describe("the local stack killed mid-burst and started again", () => {
           const response = await fetch(`http://127.0.0.1:${ports.api}/generate-image`, {
             method: "POST",
             headers: { "content-type": "application/json", "idempotency-key": jobId },
-            body: JSON.stringify({ prompt: `kill test request ${index}: a lighthouse`, ...SMALL }),
+            body: JSON.stringify({ prompt: apiPrompt(index), ...SMALL }),
           });
           return { jobId, status: response.status };
         }),
@@ -149,11 +187,12 @@ describe("the local stack killed mid-burst and started again", () => {
     expect(sent).toHaveLength(SQS_JOBS);
     expect(acceptedApi).toHaveLength(API_JOBS);
 
-    // Kill while executions are in flight.
+    // Kill while executions are in flight, one of them with its image in S3 (it is past the generator).
     await pollUntil(
-      "ten executions on disk, some still running",
-      async () => [...executionsOnDisk().values()],
-      (statuses) => statuses.length >= 10 && statuses.includes("RUNNING"),
+      "ten executions on disk, some still running, one of them with its image in S3",
+      async () => ({ executions: executionsOnDisk(), images: jobsWithAnImage() }),
+      ({ executions, images }) =>
+        executions.size >= 10 && [...executions].some(([jobId, status]) => status === "RUNNING" && images.has(jobId)),
       20_000,
     );
     // A last batch, then the kill at once: these are in the queue (or just received) when the process dies.
@@ -162,6 +201,7 @@ describe("the local stack killed mid-burst and started again", () => {
     await kill("SIGKILL");
     const pendingAtKill = journalPending();
     const atKill = executionsOnDisk();
+    const imagesAtKill = jobsWithAnImage();
     expect([...atKill.values()]).toContain("RUNNING");
     // Whatever had not started when the process died is still in the journal: nothing the queue accepted is lost.
     expect(lastBatch.filter((message) => !atKill.has(message.id) && !pendingAtKill.includes(message.id))).toEqual([]);
@@ -207,8 +247,31 @@ describe("the local stack killed mid-burst and started again", () => {
     );
     expect(await keys("local/staging/")).toEqual([]);
     s3.destroy();
+
+    // No job paid Bedrock twice.
+    const prompts = new Map([
+      ...[...sent, ...lastBatch].map((message) => [message.id, JSON.parse(message.body).prompt as string] as const),
+      ...acceptedApi.map((jobId) => [jobId, apiPrompt(Number(jobId.split("-").at(-1)))] as const),
+    ]);
+    const [before, after] = outputs.map(imagesDrawn) as [Map<string, number>, Map<string, number>];
+    const draws = jobIds.map((jobId) => {
+      const hash = promptHash(prompts.get(jobId) ?? "");
+      return {
+        jobId,
+        before: before.get(hash) ?? 0,
+        after: after.get(hash) ?? 0,
+        imageAtKill: imagesAtKill.has(jobId),
+      };
+    });
+    expect(draws.filter((draw) => draw.before + draw.after === 0)).toEqual([]);
+    expect(draws.filter((draw) => draw.after > 1 || (draw.imageAtKill && draw.after > 0))).toEqual([]);
+    expect(draws.filter((draw) => draw.before > 1)).toEqual([]);
   });
 });
+
+function apiPrompt(index: number): string {
+  return `kill test request ${index}: a lighthouse`;
+}
 
 /** Sends `count` job messages numbered from `start` in one batch; returns their ids and bodies. */
 async function sendBatch(sqs: SQSClient, queueUrl: string, start: number, count: number) {

@@ -1,14 +1,16 @@
 // Verifies every CloudWatch alarm of the default stack: what it watches (namespace, metric, dimensions, or the math
 // expression and the metrics it reads), statistic, period, threshold, comparison, evaluation periods, datapoints and
-// missing data; that only the composite PipelineUnhealthy has actions (the alert topic, on ALARM and OK) and that its
-// rule names every other alarm, the Bedrock ones only where the stack runs in the Bedrock region (a CloudFormation
-// condition); that every description says what to check first and links a section docs/RUNBOOK.md has; and that
-// README's "Alarm emails" table has a row for each alarm.
+// missing data, the waiting room's age and its DLQ and the failure notifier's alarms and DLQ among them; that only the
+// composite PipelineUnhealthy has actions (the alert topic, on ALARM and OK) and that its rule names every other alarm,
+// the Bedrock ones only where the stack runs in the Bedrock region (a CloudFormation condition); that every description
+// says what to check first and links a section docs/RUNBOOK.md has, as the failure notices' runbook link does; and
+// that README's "Alarm emails" table has a row for each alarm.
 // It cannot verify that an alarm fires on real traffic, that Bedrock publishes ModelId exactly as GenerateImage names
 // the model, or that the email arrives: that needs a deployed stack (docs/RUNBOOK.md, "Testing the alarm path").
 import { readFileSync } from "node:fs";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FAILURE_NOTICE_RUNBOOK } from "../../functions/shared/failure-notices";
 import type { CouchImagegenStack } from "../../infra/stack";
 import { logicalId, synthStack } from "./synth";
 
@@ -23,6 +25,9 @@ beforeAll(() => {
     stage: logicalId(stack, ingress.api.deploymentStage),
     queue: logicalId(stack, ingress.queue),
     deadLetterQueue: logicalId(stack, ingress.deadLetterQueue),
+    generateQueue: logicalId(stack, workflow.waitingRoom.queue),
+    generateDeadLetterQueue: logicalId(stack, workflow.waitingRoom.deadLetterQueue),
+    failureNoticeDeadLetterQueue: logicalId(stack, stack.failureNotices.deadLetterQueue),
     stateMachine: logicalId(stack, workflow.stateMachine),
     topic: logicalId(stack, monitoring.topic),
     bedrockCondition: stack.getLogicalId(monitoring.bedrockInStackRegion),
@@ -32,6 +37,7 @@ beforeAll(() => {
     validatePrompt: logicalId(stack, workflow.validatePrompt.function),
     generateImage: logicalId(stack, workflow.generateImage.function),
     storeImage: logicalId(stack, workflow.storeImage.function),
+    failureNotifier: logicalId(stack, stack.failureNotices.notifier.function),
   });
 });
 
@@ -80,7 +86,8 @@ describe("metric alarms", () => {
         ...once,
       }),
     ],
-    ...["StartJobApi", "StartJobQueue", "JobStatus", "StoreImage"].map(
+    // The generator answers Bedrock's errors through the task token: a Lambda error is a crash, counted like these.
+    ...["StartJobApi", "StartJobQueue", "JobStatus", "GenerateImage", "StoreImage"].map(
       (name): [string, () => Record<string, unknown>] => [
         `${name}Errors`,
         () => ({
@@ -95,7 +102,21 @@ describe("metric alarms", () => {
         }),
       ],
     ),
-    ...["ValidatePrompt", "GenerateImage"].map((name): [string, () => Record<string, unknown>] => [
+    // It runs once per 5-minute batching window, at most twice at once: one error is a batch of notices held back.
+    [
+      "FailureNotifierErrors",
+      () => ({
+        Namespace: "AWS/Lambda",
+        MetricName: "Errors",
+        Dimensions: functionDimensions("failureNotifier"),
+        Statistic: "Sum",
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: atLeast,
+        ...once,
+      }),
+    ],
+    ...["ValidatePrompt"].map((name): [string, () => Record<string, unknown>] => [
       `${name}ErrorRate`,
       () => {
         const dimensions = functionDimensions(name.charAt(0).toLowerCase() + name.slice(1));
@@ -111,36 +132,28 @@ describe("metric alarms", () => {
         };
       },
     ]),
-    ...["StartJobApi", "StartJobQueue", "JobStatus", "ValidatePrompt", "StoreImage"].map(
-      (name): [string, () => Record<string, unknown>] => [
-        `${name}Throttles`,
-        () => ({
-          Namespace: "AWS/Lambda",
-          MetricName: "Throttles",
-          Dimensions: functionDimensions(name.charAt(0).toLowerCase() + name.slice(1)),
-          Statistic: "Sum",
-          Period: 300,
-          Threshold: 1,
-          ComparisonOperator: atLeast,
-          ...once,
-        }),
-      ],
-    ),
-    [
-      "GenerateImageSustainedThrottles",
+    // No function has reserved concurrency any more, GenerateImage included: a throttle is the account running out.
+    ...[
+      "StartJobApi",
+      "StartJobQueue",
+      "JobStatus",
+      "ValidatePrompt",
+      "GenerateImage",
+      "StoreImage",
+      "FailureNotifier",
+    ].map((name): [string, () => Record<string, unknown>] => [
+      `${name}Throttles`,
       () => ({
         Namespace: "AWS/Lambda",
         MetricName: "Throttles",
-        Dimensions: functionDimensions("generateImage"),
+        Dimensions: functionDimensions(name.charAt(0).toLowerCase() + name.slice(1)),
         Statistic: "Sum",
-        Period: 60,
+        Period: 300,
         Threshold: 1,
         ComparisonOperator: atLeast,
-        // Throttled in every one of 10 minutes in a row: a burst that drains sooner does not alarm.
-        EvaluationPeriods: 10,
-        DatapointsToAlarm: 10,
+        ...once,
       }),
-    ],
+    ]),
     ...(
       [
         ["ExecutionsFailed", "ExecutionsFailed"],
@@ -180,6 +193,46 @@ describe("metric alarms", () => {
         Namespace: "AWS/SQS",
         MetricName: "ApproximateNumberOfMessagesVisible",
         Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.deadLetterQueue, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 60,
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        ...once,
+      }),
+    ],
+    [
+      "WaitingRoomBacklog",
+      () => ({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateAgeOfOldestMessage",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.generateQueue, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 60,
+        // waitingRoomAgeAlarmSeconds' default.
+        Threshold: 300,
+        ComparisonOperator: atLeast,
+        ...once,
+      }),
+    ],
+    [
+      "GenerateDeadLetterQueueNotEmpty",
+      () => ({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.generateDeadLetterQueue, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 60,
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        ...once,
+      }),
+    ],
+    [
+      "FailureNoticeDeadLetterQueueNotEmpty",
+      () => ({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids.failureNoticeDeadLetterQueue, "QueueName"] } }],
         Statistic: "Maximum",
         Period: 60,
         Threshold: 0,
@@ -282,6 +335,26 @@ describe("PipelineUnhealthy, the composite alarm", () => {
     expect(text(inBedrockRegion).replace(/[()"]|ALARM| OR /g, "")).toBe("");
     expect(text(elsewhere).replace(/[()"]|ALARM| OR /g, "")).toBe("");
   });
+
+  it.each([
+    [
+      "the waiting room's age and DLQ",
+      () => [stack.monitoring.waitingRoomAgeAlarm, stack.monitoring.generateDeadLetterQueueAlarm],
+    ],
+    [
+      "the failure notifier's errors and throttles and the failure-notice DLQ",
+      () => [
+        stack.monitoring.functionErrorAlarms.failureNotifier,
+        stack.monitoring.functionThrottleAlarms.failureNotifier,
+        stack.monitoring.failureNoticeDeadLetterQueueAlarm,
+      ],
+    ],
+  ])("names %s alarms in both regions' rules", (_, alarms) => {
+    const [, inBedrockRegion, elsewhere] = (composite().AlarmRule as { "Fn::If": [string, never, never] })["Fn::If"];
+    const named = alarms().map((alarm) => logicalId(stack, alarm));
+    expect(alarmsNamedBy(inBedrockRegion)).toEqual(expect.arrayContaining(named));
+    expect(alarmsNamedBy(elsewhere)).toEqual(expect.arrayContaining(named));
+  });
 });
 
 describe("alarm descriptions", () => {
@@ -298,6 +371,19 @@ describe("alarm descriptions", () => {
   const descriptions = () => [...Object.values(metricAlarms()).map((alarm) => alarm.Properties), composite()];
   const composite = () =>
     Object.values(template.findResources("AWS::CloudWatch::CompositeAlarm"))[0]!.Properties as Record<string, unknown>;
+
+  it("mention generateConcurrency nowhere: it was renamed bedrockConcurrency", () => {
+    for (const alarm of descriptions()) {
+      expect(String(alarm.AlarmDescription), String(alarm.AlarmName)).not.toContain("generateConcurrency");
+    }
+    expect(String(alarmNamed("WaitingRoomBacklog").Properties.AlarmDescription)).toContain("bedrockConcurrency");
+  });
+
+  it("include the section every failure notice links (FAILURE_NOTICE_RUNBOOK), though it is no alarm", () => {
+    const [file, section] = FAILURE_NOTICE_RUNBOOK.split("#");
+    expect(file).toBe("docs/RUNBOOK.md");
+    expect(anchors.has(section!), `#${section}`).toBe(true);
+  });
 
   it("say what to check first and link a runbook section that exists", () => {
     for (const alarm of descriptions()) {

@@ -71,12 +71,12 @@ describe("cdk synth (the CLI, no AWS credentials)", () => {
     );
   });
 
-  it("bundles each of the six functions to an ES module with a source map", () => {
+  it("bundles each of the seven functions to an ES module with a source map", () => {
     const template = JSON.parse(readFileSync(path.join(outdir(), "CouchImagegen.template.json"), "utf8"));
     const functions = Object.values(
       template.Resources as Record<string, { Type: string; Metadata?: Record<string, string> }>,
     ).filter((resource) => resource.Type === "AWS::Lambda::Function");
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const fn of functions) {
       const assetDir = path.join(outdir(), fn.Metadata?.["aws:asset:path"] ?? "missing");
       expect(existsSync(path.join(assetDir, "index.mjs")), assetDir).toBe(true);

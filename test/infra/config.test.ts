@@ -1,9 +1,9 @@
 // Verifies loadConfig (infra/config.ts): defaults (execution logs at ERROR without execution data among them), how
 // `-c key=value` strings and cdk.json values are parsed, and that every invalid or missing parameter is rejected with a
-// message saying what to change.
+// message saying what to change, a renamed one (generateConcurrency → bedrockConcurrency) with the reason.
 // It cannot verify that a value works in a real account (e.g. that the model is enabled in the Bedrock console).
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../infra/config";
+import { CONFIG_DEFAULTS, ConfigError, GENERATE_TASK_SECONDS, loadConfig } from "../../infra/config";
 
 const alertEmail = "ops@example.com";
 
@@ -27,7 +27,8 @@ describe("loadConfig", () => {
       allowedModelIds: ["stability.stable-image-core-v1:1"],
       bedrockRegion: "us-west-2",
       queueAgeAlarmSeconds: 120,
-      generateConcurrency: 5,
+      bedrockConcurrency: 5,
+      waitingRoomAgeAlarmSeconds: 300,
       apiKeyRequired: true,
       throttlingRateLimit: 10,
       throttlingBurstLimit: 20,
@@ -48,7 +49,8 @@ describe("loadConfig", () => {
       modelId: "amazon.titan-image-generator-v2:0",
       bedrockRegion: "us-west-2",
       queueAgeAlarmSeconds: "300",
-      generateConcurrency: "2",
+      bedrockConcurrency: "2",
+      waitingRoomAgeAlarmSeconds: "900",
       apiKeyRequired: "FALSE",
       throttlingRateLimit: "2.5",
       throttlingBurstLimit: "5",
@@ -63,7 +65,8 @@ describe("loadConfig", () => {
       modelId: "amazon.titan-image-generator-v2:0",
       bedrockRegion: "us-west-2",
       queueAgeAlarmSeconds: 300,
-      generateConcurrency: 2,
+      bedrockConcurrency: 2,
+      waitingRoomAgeAlarmSeconds: 900,
       apiKeyRequired: false,
       throttlingRateLimit: 2.5,
       throttlingBurstLimit: 5,
@@ -125,8 +128,19 @@ describe("loadConfig", () => {
       /queueAgeAlarmSeconds must be a whole number from 60 to 345600.*-c queueAgeAlarmSeconds=120/,
     ],
     [{ queueAgeAlarmSeconds: "30" }, /queueAgeAlarmSeconds must be a whole number from 60/],
-    [{ generateConcurrency: "0" }, /generateConcurrency must be a whole number from 1 to 100/],
-    [{ generateConcurrency: 2.5 }, /generateConcurrency must be a whole number/],
+    // Lambda's bounds for an SQS event source's MaximumConcurrency.
+    [
+      { bedrockConcurrency: "1" },
+      /bedrockConcurrency must be a whole number from 2 to 1000 \(Bedrock calls at once, the generate queue's event source MaximumConcurrency.*-c bedrockConcurrency=5/,
+    ],
+    [{ bedrockConcurrency: "1001" }, /bedrockConcurrency must be a whole number from 2 to 1000/],
+    [{ bedrockConcurrency: 2.5 }, /bedrockConcurrency must be a whole number/],
+    [
+      { waitingRoomAgeAlarmSeconds: "59" },
+      /waitingRoomAgeAlarmSeconds must be a whole number from 60 to 3300 \(seconds;.*-c waitingRoomAgeAlarmSeconds=300/,
+    ],
+    [{ waitingRoomAgeAlarmSeconds: "3301" }, /waitingRoomAgeAlarmSeconds must be a whole number from 60 to 3300/],
+    [{ waitingRoomAgeAlarmSeconds: "5m" }, /waitingRoomAgeAlarmSeconds must be a whole number/],
     [
       { apiKeyRequired: "no" },
       /apiKeyRequired must be true or false, got "no": pass -c apiKeyRequired=false or omit it/,
@@ -216,13 +230,35 @@ describe("loadConfig", () => {
   });
 
   it("reports every problem at once, one line each", () => {
-    const problems = problemsOf({ modelId: "nope", generateConcurrency: "many", apiKeyRequired: "yes" });
+    const problems = problemsOf({ modelId: "nope", bedrockConcurrency: "many", apiKeyRequired: "yes" });
     expect(problems).toHaveLength(4);
     expect(problems.map((problem) => problem.split(" ")[0])).toEqual([
       "alertEmail",
       "modelId",
-      "generateConcurrency",
+      "bedrockConcurrency",
       "apiKeyRequired",
     ]);
+  });
+
+  it.each([{ generateConcurrency: "5" }, { generateConcurrency: 10 }, { GenerateConcurrency: "5" }])(
+    "refuses the renamed generateConcurrency (%j), saying it is bedrockConcurrency now and why",
+    (context) => {
+      // Prepare: a deploy that still passes the old name, e.g. from an old cdk.json or CI variable.
+      // Act
+      const problems = problemsOf({ alertEmail, ...context });
+      // Assess: one problem, the rename; the value is not silently ignored or applied.
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^generateConcurrency was renamed to bedrockConcurrency \(GenerateImage has no reserved concurrency any more: jobs wait in the generate queue \(the waiting room\), whose event source runs at most bedrockConcurrency Bedrock calls at once \(2 to 1000\)\): pass -c bedrockConcurrency=\.\.\. instead of -c [Gg]enerateConcurrency=\.\.\.$/,
+        ),
+      ]);
+    },
+  );
+
+  it("keeps the waiting-room alarm's ceiling at GenerateImage's timeout, beyond which a waiting job has failed", () => {
+    expect(loadConfig({ alertEmail, waitingRoomAgeAlarmSeconds: String(GENERATE_TASK_SECONDS.timeout) })).toMatchObject(
+      { waitingRoomAgeAlarmSeconds: GENERATE_TASK_SECONDS.timeout },
+    );
+    expect(CONFIG_DEFAULTS.waitingRoomAgeAlarmSeconds).toBeLessThan(GENERATE_TASK_SECONDS.heartbeat);
   });
 });

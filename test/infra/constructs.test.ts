@@ -1,6 +1,7 @@
-// Verifies that each construct (storage, workflow, ingress, monitoring, dashboard) rejects props it cannot build
-// correctly, before building anything, with a message naming the prop and the accepted values (loadConfig catches
-// these for the app; other callers get this guard).
+// Verifies that each construct (storage, workflow, waiting room, ingress, monitoring, dashboard) rejects props it
+// cannot build correctly, before building anything, with a message naming the prop and the accepted values (loadConfig
+// catches these for the app; other callers get this guard), and that failure notices without an alert topic fail
+// synthesis, saying which bind call is missing.
 // Also the Bedrock grant for an inference profile, which no deploy parameter can reach today.
 // It cannot verify anything else about the resources themselves: stack.test.ts does.
 import { Duration, Stack } from "aws-cdk-lib";
@@ -9,11 +10,13 @@ import { LogLevel } from "aws-cdk-lib/aws-stepfunctions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { findModel, MODEL_CATALOG, type ResolvedModel } from "../../functions/shared/models/catalog";
 import { PipelineDashboard } from "../../infra/constructs/dashboard";
+import { FailureNotices } from "../../infra/constructs/failure-notices";
 import type { PipelineFunctions } from "../../infra/constructs/health-metrics";
 import { JobIngress, type JobIngressProps } from "../../infra/constructs/ingress";
 import { LambdaFunction } from "../../infra/constructs/lambda-function";
 import { PipelineMonitoring, type PipelineMonitoringProps } from "../../infra/constructs/monitoring";
 import { ImageStorage } from "../../infra/constructs/storage";
+import { WaitingRoom } from "../../infra/constructs/waiting-room";
 import { ImageWorkflow, type ImageWorkflowProps } from "../../infra/constructs/workflow";
 import { sortResources, TEST_ENV, testApp } from "./synth";
 
@@ -23,6 +26,7 @@ let workflow: ImageWorkflow;
 let workflowProps: ImageWorkflowProps;
 let ingressProps: JobIngressProps;
 let ingress: JobIngress;
+let failureNotices: FailureNotices;
 let monitoringProps: PipelineMonitoringProps;
 
 beforeAll(() => {
@@ -35,7 +39,7 @@ beforeAll(() => {
       allowedModelIds: ["stability.stable-image-core-v1:1"],
     },
     bedrockRegion: "us-west-2",
-    generateConcurrency: 5,
+    bedrockConcurrency: 5,
     statusRetentionDays: 30,
   };
   workflow = new ImageWorkflow(stack, "Workflow", workflowProps);
@@ -48,6 +52,7 @@ beforeAll(() => {
     throttlingBurstLimit: 20,
   };
   ingress = new JobIngress(stack, "Ingress", ingressProps);
+  failureNotices = new FailureNotices(stack, "FailureNotices", { stateMachine: workflow.stateMachine });
   const functions: PipelineFunctions = {
     startJobApi: ingress.startJobApi.function,
     startJobQueue: ingress.startJobQueue.function,
@@ -55,15 +60,20 @@ beforeAll(() => {
     validatePrompt: workflow.validatePrompt.function,
     generateImage: workflow.generateImage.function,
     storeImage: workflow.storeImage.function,
+    failureNotifier: failureNotices.notifier.function,
   };
   monitoringProps = {
     alertEmail: "ops@example.com",
     apiStage: ingress.api.deploymentStage,
     queue: ingress.queue,
     deadLetterQueue: ingress.deadLetterQueue,
+    generateQueue: workflow.waitingRoom.queue,
+    generateDeadLetterQueue: workflow.waitingRoom.deadLetterQueue,
+    failureNoticeDeadLetterQueue: failureNotices.deadLetterQueue,
     stateMachine: workflow.stateMachine,
     functions,
     queueAgeAlarmSeconds: 120,
+    waitingRoomAgeAlarmSeconds: 300,
     modelIds: ["stability.stable-image-core-v1:1"],
     bedrockRegion: "us-west-2",
   };
@@ -102,10 +112,21 @@ describe("construct props validation", () => {
     ).toThrow(/dailyRequestQuota needs apiKeyRequired: true/);
   });
 
-  it.each([0, 1.5])("ImageWorkflow rejects generateConcurrency %j", (generateConcurrency) => {
+  it.each([1, 1001, 2.5])("ImageWorkflow rejects bedrockConcurrency %j", (bedrockConcurrency) => {
     expect(
-      () => new ImageWorkflow(stack, `Workflow-${generateConcurrency}`, { ...workflowProps, generateConcurrency }),
-    ).toThrow(/generateConcurrency must be a whole number of at least 1/);
+      () => new ImageWorkflow(stack, `Workflow-${bedrockConcurrency}`, { ...workflowProps, bedrockConcurrency }),
+    ).toThrow(/bedrockConcurrency must be a whole number from 2 to 1000 \(an SQS event source's MaximumConcurrency\)/);
+  });
+
+  it("WaitingRoom rejects a generator whose timeout is more than a sixth of the generate queue's visibility timeout", () => {
+    const slow = new LambdaFunction(stack, "SlowGenerator", {
+      source: "generate-image",
+      description: "test",
+      timeout: Duration.seconds(101),
+    });
+    expect(() => new WaitingRoom(stack, "WaitingRoom-slow", { generator: slow, bedrockConcurrency: 5 })).toThrow(
+      /the generator's timeout \(101 s\) must be at most a sixth of the generate queue's visibility timeout \(600 s\)/,
+    );
   });
 
   it.each([
@@ -159,6 +180,16 @@ describe("construct props validation", () => {
     ).toThrow(/queueAgeAlarmSeconds must be a whole number of seconds/);
   });
 
+  it.each([0, 90.5])("PipelineMonitoring rejects waitingRoomAgeAlarmSeconds %j", (waitingRoomAgeAlarmSeconds) => {
+    expect(
+      () =>
+        new PipelineMonitoring(stack, `Monitoring-waiting-${waitingRoomAgeAlarmSeconds}`, {
+          ...monitoringProps,
+          waitingRoomAgeAlarmSeconds,
+        }),
+    ).toThrow(/waitingRoomAgeAlarmSeconds must be a whole number of seconds/);
+  });
+
   it.each([0, 100.5, Number.NaN])("PipelineMonitoring rejects bedrockThrottleAlarmPercent %j", (percent) => {
     expect(
       () =>
@@ -185,6 +216,23 @@ describe("construct props validation", () => {
           dashboardName: "couch imagegen/health",
         }),
     ).toThrow(/dashboardName "couch imagegen\/health" is not a CloudWatch dashboard name: use 1-255 letters/);
+  });
+});
+
+describe("FailureNotices", () => {
+  it("fails validation until bindAlertTopic names the topic the notices go to", () => {
+    // Prepare
+    const monitoring = new PipelineMonitoring(stack, "Monitoring-for-notices", monitoringProps);
+    const unbound = () => failureNotices.node.validate();
+    expect(unbound()).toEqual([
+      "Constructs/FailureNotices: call bindAlertTopic(topic) with the alert topic: the notices have nowhere to go",
+    ]);
+
+    // Act
+    failureNotices.bindAlertTopic(monitoring.topic);
+
+    // Assess
+    expect(unbound()).toEqual([]);
   });
 });
 

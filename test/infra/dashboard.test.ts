@@ -1,8 +1,9 @@
 // Verifies the CloudWatch dashboard of the default stack: its name, the alarm status widget (the composite and every
 // alarm that exists in any region), and that it graphs what the pipeline's health is read from: the API stage's
-// requests, errors and latency, the executions (throttled included), queue and DLQ, each function's errors, throttles
-// and duration, Bedrock per model read in bedrockRegion, and the pipeline's own metrics under the names
-// functions/shared/metric-names.ts gives them.
+// requests, errors and latency, the executions (throttled included), the waiting room (waiting, in flight, oldest age
+// against its alarm threshold), the request queue and the three DLQs (requests, waiting room, failure notices), each
+// function's errors, throttles and duration (the failure notifier's too), Bedrock per model read in bedrockRegion,
+// and the pipeline's own metrics under the names functions/shared/metric-names.ts gives them.
 // It cannot verify how the dashboard looks, or that the pipeline's own metrics appear: the functions do not publish
 // them yet, and the SEARCH expressions only find what has been published.
 import { Match, type Template } from "aws-cdk-lib/assertions";
@@ -82,7 +83,7 @@ describe("dashboard", () => {
         (alarm) => `GETATT(${logicalId(stack, alarm)}.Arn)`,
       ),
     );
-    expect(monitoring.alarms).toHaveLength(19);
+    expect(monitoring.alarms).toHaveLength(24);
   });
 
   it("graphs the API stage's requests, 4XX and 5XX, and its latency", () => {
@@ -123,26 +124,47 @@ describe("dashboard", () => {
     );
   });
 
-  it("graphs the queue's depth and age and the dead-letter queue's depth", () => {
-    const queue = (construct: typeof stack.ingress.queue) => [
-      "QueueName",
-      `GETATT(${logicalId(stack, construct)}.QueueName)`,
-    ];
+  const queue = (construct: typeof stack.ingress.queue) => [
+    "QueueName",
+    `GETATT(${logicalId(stack, construct)}.QueueName)`,
+  ];
+
+  it("graphs the request queue's depth and age and each dead-letter queue's depth", () => {
     expect(metricsOf(titled("Queue"))).toEqual([
       ["AWS/SQS", "ApproximateNumberOfMessagesVisible", ...queue(stack.ingress.queue)],
       ["AWS/SQS", "ApproximateAgeOfOldestMessage", ...queue(stack.ingress.queue)],
     ]);
-    expect(metricsOf(titled("Dead-letter queue"))).toEqual([
+    expect(metricsOf(titled("Dead-letter queues"))).toEqual([
       ["AWS/SQS", "ApproximateNumberOfMessagesVisible", ...queue(stack.ingress.deadLetterQueue)],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", ...queue(stack.workflow.waitingRoom.deadLetterQueue)],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", ...queue(stack.failureNotices.deadLetterQueue)],
+    ]);
+  });
+
+  it("graphs the waiting room: jobs waiting and in flight, and the oldest one's age against its alarm threshold", () => {
+    const waitingRoom = titled("Waiting room (generate queue)");
+    const generateQueue = queue(stack.workflow.waitingRoom.queue);
+    expect(metricsOf(waitingRoom)).toEqual([
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", ...generateQueue],
+      ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", ...generateQueue],
+      ["AWS/SQS", "ApproximateAgeOfOldestMessage", ...generateQueue],
+    ]);
+    expect(optionsOf(waitingRoom).map((options) => [options.stat, options.yAxis ?? "left"])).toEqual([
+      ["Maximum", "left"],
+      ["Maximum", "left"],
+      ["Maximum", "right"],
+    ]);
+    expect(waitingRoom.properties.annotations?.horizontal).toEqual([
+      expect.objectContaining({ value: 300, yAxis: "right" }),
     ]);
   });
 
   it.each([
     ["Function errors", "Errors", "Sum"],
-    ["Function throttles (GenerateImage's are expected in a burst)", "Throttles", "Sum"],
+    ["Function throttles", "Throttles", "Sum"],
     ["Function duration p99 (ms)", "Duration", "p99"],
-  ])("graphs %s for each of the six functions", (title, metricName, stat) => {
-    const { ingress, workflow } = stack;
+  ])("graphs %s for each of the seven functions", (title, metricName, stat) => {
+    const { ingress, workflow, failureNotices } = stack;
     const functions = [
       ingress.startJobApi,
       ingress.startJobQueue,
@@ -150,6 +172,7 @@ describe("dashboard", () => {
       workflow.validatePrompt,
       workflow.generateImage,
       workflow.storeImage,
+      failureNotices.notifier,
     ];
     expect(metricsOf(titled(title))).toEqual(
       functions.map((fn) => ["AWS/Lambda", metricName, "FunctionName", `REF(${logicalId(stack, fn.function)})`]),

@@ -1,8 +1,9 @@
 // Verifies how deploy parameters change the synthesized template: an existing bucket with a key prefix (no bucket
 // created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits,
-// retention and alarm threshold (no API key, usage plan or quota; the values, lifecycle prefixes included, reach the
-// resources that use them), and more allowed models (IAM on exactly those models, a Bedrock throttle alarm for each,
-// a synth warning for a legacy one), and execution logs at ALL with a Bedrock alarm threshold of its own.
+// retention, Bedrock concurrency and alarm thresholds (no API key, usage plan or quota; the values, lifecycle prefixes
+// and the waiting room's concurrency included, reach the resources that use them), and more allowed models (IAM on
+// exactly those models, a Bedrock throttle alarm for each, a synth warning for a legacy one), and execution logs at ALL
+// with a Bedrock alarm threshold of its own.
 // It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
 import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -29,7 +30,10 @@ describe("existing bucket with a key prefix (-c bucketName=... -c keyPrefix=...)
     const { workflow, ingress } = stack;
     const staged = sortResources([objects("staging/*.png"), objects("staging/*.jpg")]);
     const final = sortResources([objects("generated_images/*.png"), objects("generated_images/*.jpg")]);
-    expect(grantsOf(template, role(workflow.generateImage))["s3:PutObject"]).toEqual(staged);
+    expect(grantsOf(template, role(workflow.generateImage))).toMatchObject({
+      "s3:PutObject": staged,
+      "s3:GetObject": staged,
+    });
     expect(grantsOf(template, role(workflow.storeImage))).toMatchObject({
       "s3:GetObject": sortResources([...staged, ...final]),
       "s3:DeleteObject": staged,
@@ -73,8 +77,9 @@ describe("open API, other model, region, limits and threshold, created bucket wi
       keyPrefix: "team/a",
       modelId: "amazon.titan-image-generator-v2:0",
       bedrockRegion: "us-west-2",
-      generateConcurrency: "2",
+      bedrockConcurrency: "2",
       queueAgeAlarmSeconds: "300",
+      waitingRoomAgeAlarmSeconds: "900",
       throttlingRateLimit: "3",
       throttlingBurstLimit: "6",
       statusRetentionDays: "7",
@@ -104,9 +109,17 @@ describe("open API, other model, region, limits and threshold, created bucket wi
       "arn:aws:bedrock:us-west-2::foundation-model/amazon.titan-image-generator-v2:0",
     ]);
     template.hasResourceProperties("AWS::Lambda::Function", {
-      ReservedConcurrentExecutions: 2,
       Environment: { Variables: { BEDROCK_REGION: "us-west-2", KEY_PREFIX: "team/a" } },
     });
+  });
+
+  it("runs at most bedrockConcurrency generators: the waiting room's event source, no reserved concurrency", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [logicalId(stack, stack.workflow.waitingRoom.queue), "Arn"] },
+      FunctionName: { Ref: logicalId(stack, stack.workflow.generateImage.function) },
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    template.resourcePropertiesCountIs("AWS::Lambda::Function", { ReservedConcurrentExecutions: Match.anyValue() }, 0);
   });
 
   it("passes the model and the retention to ValidatePrompt", () => {
@@ -121,10 +134,16 @@ describe("open API, other model, region, limits and threshold, created bucket wi
     });
   });
 
-  it("alarms on the queue at the configured age", () => {
+  it("alarms on the request queue and the waiting room at their configured ages", () => {
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "CouchImagegen-QueueBacklog",
       MetricName: "ApproximateAgeOfOldestMessage",
       Threshold: 300,
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "CouchImagegen-WaitingRoomBacklog",
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Threshold: 900,
     });
   });
 

@@ -1,15 +1,27 @@
-// Verifies the synthesized CloudFormation template of CouchImagegenStack with the default parameters: API routes
-// reach the right functions (no request validator in front of start-job), the usage plan's throttling and daily
-// quota, every IAM grant (action and resource), the Lambda defaults, the state machine and its definition
-// substitutions and its logging, queue/DLQ wiring, encryption, the image bucket's lifecycle, the failed-execution rule
-// and who may publish to its topic and use its key, and the outputs. The alarms and the dashboard: alarms.test.ts and
-// dashboard.test.ts.
+// Verifies the synthesized CloudFormation template of CouchImagegenStack with the default parameters: API routes reach
+// the right functions (no request validator in front of start-job), the usage plan's throttling and daily quota, every
+// IAM grant (action and resource), the Lambda defaults, the state machine and its definition substitutions
+// (GenerateImage a callback task on the waiting room, with its heartbeat and timeout) and its logging, the request
+// queue and the waiting room (generate queue, DLQs, event source mappings), encryption, the image bucket's lifecycle,
+// the failure notices (the failed-execution rule, its input as the notifier reads it, the notice queue and DLQ, the
+// notifier's event source and grants) and who may publish to the alert topic and use its key, and the outputs. The
+// alarms and the dashboard: alarms.test.ts and dashboard.test.ts.
 // It cannot verify runtime behaviour (no AWS here: nothing is deployed, Bedrock is never called; whether EventBridge
-// really delivers under the key policy, or API Gateway enforces the quota, shows only in a deployed account), and it
-// does not bundle the Lambda code (bundling is skipped; cdk-cli.test.ts runs the real `cdk synth`).
+// renders the input as the stand-in below does, Lambda gathers a storm into one batch, or API Gateway enforces the
+// quota, shows only in a deployed account), and it does not bundle the Lambda code (bundling is skipped;
+// cdk-cli.test.ts runs the real `cdk synth`).
 import { readFileSync } from "node:fs";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { errorKind } from "../../functions/failure-notifier/failure-notifier";
+import { parseStatusChangeEvent } from "../../functions/failure-notifier/sqs-adapter";
+import { FAILURE_NOTICE_WINDOW_SECONDS, FAILURE_NOTIFIER_ENV } from "../../functions/shared/failure-notices";
+import {
+  GENERATE_MAX_RECEIVES,
+  GENERATE_VISIBILITY_TIMEOUT_SECONDS,
+  GENERATOR_ENV,
+} from "../../functions/shared/waiting-room";
+import { CONFIG_DEFAULTS, GENERATE_TASK_SECONDS } from "../../infra/config";
 import type { CouchImagegenStack } from "../../infra/stack";
 import { ASL_PATH } from "../../statemachine/substitutions";
 import { grantsOf, logicalId, roleStatements, sortResources, synthStack } from "./synth";
@@ -20,7 +32,7 @@ const ids: Record<string, string> = {};
 
 beforeAll(() => {
   ({ stack, template } = synthStack());
-  const { storage, workflow, ingress, monitoring } = stack;
+  const { storage, workflow, ingress, failureNotices, monitoring } = stack;
   Object.assign(ids, {
     bucket: logicalId(stack, storage.bucket),
     table: logicalId(stack, storage.jobStatusTable),
@@ -30,6 +42,11 @@ beforeAll(() => {
     api: logicalId(stack, ingress.api),
     queue: logicalId(stack, ingress.queue),
     deadLetterQueue: logicalId(stack, ingress.deadLetterQueue),
+    generateQueue: logicalId(stack, workflow.waitingRoom.queue),
+    generateDeadLetterQueue: logicalId(stack, workflow.waitingRoom.deadLetterQueue),
+    noticeQueue: logicalId(stack, failureNotices.queue),
+    noticeDeadLetterQueue: logicalId(stack, failureNotices.deadLetterQueue),
+    noticeRule: logicalId(stack, failureNotices.rule),
     topic: logicalId(stack, monitoring.topic),
     topicKey: logicalId(stack, monitoring.topicKey),
   });
@@ -41,7 +58,7 @@ beforeAll(() => {
 });
 
 function lambdaFunctions() {
-  const { workflow, ingress } = stack;
+  const { workflow, ingress, failureNotices } = stack;
   return {
     validatePrompt: workflow.validatePrompt,
     generateImage: workflow.generateImage,
@@ -49,6 +66,7 @@ function lambdaFunctions() {
     startJobApi: ingress.startJobApi,
     startJobQueue: ingress.startJobQueue,
     jobStatus: ingress.jobStatus,
+    failureNotifier: failureNotices.notifier,
   };
 }
 
@@ -68,9 +86,17 @@ function resource(logicalId: string): { Type: string; Properties: Record<string,
   return found;
 }
 
+/** The properties of each event source mapping that reads a queue. */
+function mappingsReading(queueId: string): Record<string, unknown>[] {
+  const mappings = template.findResources("AWS::Lambda::EventSourceMapping", {
+    Properties: { EventSourceArn: arnOf(queueId) },
+  });
+  return Object.values(mappings).map((mapping) => mapping.Properties);
+}
+
 describe("Lambda functions", () => {
   it("all run Node.js 24 on ARM64 with active tracing and JSON logs at INFO in their own log group", () => {
-    template.resourceCountIs("AWS::Lambda::Function", 6);
+    template.resourceCountIs("AWS::Lambda::Function", 7);
     for (const name of Object.keys(lambdaFunctions())) {
       expect(resource(ids[`${name}Function`]!).Properties).toMatchObject({
         Runtime: "nodejs24.x",
@@ -96,6 +122,7 @@ describe("Lambda functions", () => {
       startJobApi: "index.apiHandler",
       startJobQueue: "index.sqsHandler",
       jobStatus: "index.handler",
+      failureNotifier: "index.handler",
     });
   });
 
@@ -114,12 +141,16 @@ describe("Lambda functions", () => {
       POWERTOOLS_LOG_LEVEL: "INFO",
     };
     expect(environment("validatePrompt")).toEqual({ ...options, ...models, STATUS_RETENTION_DAYS: "30" });
-    // The request names its model: GenerateImage needs only where Bedrock is and the grant (below).
+    // The request names its model: the generator needs only where Bedrock is and the grant (below); the names of the
+    // waiting room's variables are the ones the generator reads (functions/shared/waiting-room.ts).
     expect(environment("generateImage")).toEqual({
       ...options,
       BEDROCK_REGION: "us-west-2",
       IMAGE_BUCKET: ref(ids.bucket!),
       KEY_PREFIX: "",
+      [GENERATOR_ENV.queueUrl]: ref(ids.generateQueue!),
+      [GENERATOR_ENV.maxReceives]: String(GENERATE_MAX_RECEIVES),
+      [GENERATOR_ENV.table]: ref(ids.table!),
     });
     expect(environment("storeImage")).toEqual({ ...options, IMAGE_BUCKET: ref(ids.bucket!), KEY_PREFIX: "" });
     for (const startJob of ["startJobApi", "startJobQueue"]) {
@@ -132,31 +163,50 @@ describe("Lambda functions", () => {
       IMAGE_BUCKET: ref(ids.bucket!),
       KEY_PREFIX: "",
     });
+    // The dashboard's name itself, not a reference: the dashboard graphs the notifier (no cycle).
+    expect(environment("failureNotifier")).toEqual({
+      ...options,
+      [FAILURE_NOTIFIER_ENV.topicArn]: ref(ids.topic!),
+      [FAILURE_NOTIFIER_ENV.dashboardName]: "CouchImagegen-pipeline",
+    });
   });
 
-  it("reserve GenerateImage's concurrency (bounded Bedrock calls) and only GenerateImage's", () => {
+  it("reserve no concurrency: the waiting room's event source bounds the generator, not a reservation", () => {
     for (const name of Object.keys(lambdaFunctions())) {
-      const reserved = resource(ids[`${name}Function`]!).Properties.ReservedConcurrentExecutions;
-      expect(reserved).toBe(name === "generateImage" ? 5 : undefined);
+      expect(resource(ids[`${name}Function`]!).Properties.ReservedConcurrentExecutions, name).toBeUndefined();
     }
   });
 
-  it("time out before the state machine's task timeouts (30, 120, 60 s)", () => {
+  it("time out before the state machine's task timeouts (30, 60 s); the generator at 100 s with 512 MB", () => {
     const timeout = (name: string) => resource(ids[`${name}Function`]!).Properties.Timeout as number;
     expect(timeout("validatePrompt")).toBeLessThan(30);
-    expect(timeout("generateImage")).toBeLessThan(120);
     expect(timeout("storeImage")).toBeLessThan(60);
+    expect(resource(ids.generateImageFunction!).Properties).toMatchObject({ Timeout: 100, MemorySize: 512 });
+    expect(timeout("failureNotifier")).toBe(30);
   });
 });
 
 describe("IAM: each role is allowed exactly what its code calls", () => {
-  it("GenerateImage: bedrock:InvokeModel on the default model only, s3:PutObject on staged images only", () => {
+  it("GenerateImage (the generator): Bedrock on the default model, staged images, RUNNING, task tokens, its queue", () => {
+    const staged = sortResources([objectsArn(ids.bucket!, "staging/*.png"), objectsArn(ids.bucket!, "staging/*.jpg")]);
+    const generateQueue = [arnOf(ids.generateQueue!)];
     expect(grantsOf(template, ids.generateImageRole!)).toEqual({
       "bedrock:InvokeModel": ["arn:aws:bedrock:us-west-2::foundation-model/stability.stable-image-core-v1:1"],
-      "s3:PutObject": sortResources([
-        objectsArn(ids.bucket!, "staging/*.png"),
-        objectsArn(ids.bucket!, "staging/*.jpg"),
-      ]),
+      // PutObject stages the image; GetObject lets a redelivered job find it (HeadObject) instead of calling Bedrock.
+      "s3:PutObject": staged,
+      "s3:GetObject": staged,
+      // WAITING → RUNNING when it takes a job; nothing else on the table.
+      "dynamodb:UpdateItem": [arnOf(ids.table!)],
+      // No resource type in the Service Authorization Reference: '*' (acknowledged for cdk-nag, nag.test.ts).
+      "states:SendTaskSuccess": ["*"],
+      "states:SendTaskFailure": ["*"],
+      "states:SendTaskHeartbeat": ["*"],
+      // The event source's grant; ChangeMessageVisibility also puts a throttled job back.
+      "sqs:ReceiveMessage": generateQueue,
+      "sqs:DeleteMessage": generateQueue,
+      "sqs:ChangeMessageVisibility": generateQueue,
+      "sqs:GetQueueAttributes": generateQueue,
+      "sqs:GetQueueUrl": generateQueue,
     });
   });
 
@@ -217,16 +267,33 @@ describe("IAM: each role is allowed exactly what its code calls", () => {
     });
   });
 
-  it("the state machine: invokes the three task functions (and their versions) and updates the table, nothing else", () => {
+  it("failure-notifier: consumes the notice queue, publishes to the alert topic and uses its key, nothing else", () => {
+    const noticeQueue = [arnOf(ids.noticeQueue!)];
+    expect(grantsOf(template, ids.failureNotifierRole!)).toEqual({
+      "sns:Publish": [ref(ids.topic!)],
+      // The topic is encrypted: publishing needs the key (topic.grantPublish grants both).
+      "kms:Decrypt": [arnOf(ids.topicKey!)],
+      "kms:GenerateDataKey*": [arnOf(ids.topicKey!)],
+      "sqs:ReceiveMessage": noticeQueue,
+      "sqs:DeleteMessage": noticeQueue,
+      "sqs:ChangeMessageVisibility": noticeQueue,
+      "sqs:GetQueueAttributes": noticeQueue,
+      "sqs:GetQueueUrl": noticeQueue,
+    });
+  });
+
+  it("the state machine: invokes ValidatePrompt and StoreImage, sends to the waiting room, updates the table", () => {
     const grants = grantsOf(template, ids.stateMachineRole!);
-    const tasks = [ids.validatePromptFunction!, ids.generateImageFunction!, ids.storeImageFunction!];
+    const tasks = [ids.validatePromptFunction!, ids.storeImageFunction!];
     expect(grants["lambda:InvokeFunction"]).toEqual(
-      expect.arrayContaining(tasks.flatMap((id) => [arnOf(id), { "Fn::Join": ["", [arnOf(id), ":*"]] }])),
+      sortResources(tasks.flatMap((id) => [arnOf(id), { "Fn::Join": ["", [arnOf(id), ":*"]] }])),
     );
-    expect(grants["lambda:InvokeFunction"]).toHaveLength(6);
+    // GenerateImage is a callback task now: the generator is run by the waiting room's event source, never invoked.
+    expect(JSON.stringify(grants["lambda:InvokeFunction"])).not.toContain(ids.generateImageFunction);
+    expect(grants["sqs:SendMessage"]).toEqual([arnOf(ids.generateQueue!)]);
     expect(grants["dynamodb:UpdateItem"]).toEqual([arnOf(ids.table!)]);
     const others = Object.keys(grants).filter(
-      (action) => !["lambda:InvokeFunction", "dynamodb:UpdateItem"].includes(action),
+      (action) => !["lambda:InvokeFunction", "sqs:SendMessage", "dynamodb:UpdateItem"].includes(action),
     );
     // What execution logging needs; it supports no resource-level permissions.
     expect(others.every((action) => action.startsWith("logs:") && grants[action]!.every((r) => r === "*"))).toBe(true);
@@ -242,14 +309,14 @@ describe("IAM: each role is allowed exactly what its code calls", () => {
     template.resourcePropertiesCountIs("AWS::IAM::Role", { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it("no statement anywhere allows a '*' resource except for X-Ray and log delivery, which have no resource ARNs", () => {
+  it("no statement anywhere allows a '*' resource except for X-Ray, log delivery and task responses (no resource ARNs)", () => {
     const policies = template.findResources("AWS::IAM::Policy");
     for (const policy of Object.values(policies)) {
       for (const statement of policy.Properties.PolicyDocument.Statement) {
         if ([statement.Resource].flat().includes("*")) {
           for (const action of [statement.Action].flat() as string[]) {
             expect(action).toMatch(
-              /^(xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/,
+              /^(xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups|states:SendTask(Success|Failure|Heartbeat)$)/,
             );
           }
         }
@@ -433,7 +500,7 @@ describe("state machine", () => {
     expect(new Set(Object.keys(DefinitionSubstitutions))).toEqual(placeholders);
     expect(DefinitionSubstitutions).toEqual({
       ValidatePromptFunctionArn: arnOf(ids.validatePromptFunction!),
-      GenerateImageFunctionArn: arnOf(ids.generateImageFunction!),
+      GenerateQueueUrl: ref(ids.generateQueue!),
       StoreImageFunctionArn: arnOf(ids.storeImageFunction!),
       JobStatusTableName: ref(ids.table!),
     });
@@ -453,11 +520,29 @@ describe("state machine", () => {
     const states = (JSON.parse(resolved) as { States: Record<string, { Parameters?: Record<string, unknown> }> })
       .States;
     expect(states.ValidatePrompt?.Parameters?.FunctionName).toContain(ids.validatePromptFunction);
-    expect(states.GenerateImage?.Parameters?.FunctionName).toContain(ids.generateImageFunction);
+    expect(states.GenerateImage?.Parameters?.QueueUrl).toContain(ids.generateQueue);
     expect(states.StoreImage?.Parameters?.FunctionName).toContain(ids.storeImageFunction);
     for (const record of ["RecordRunning", "RecordSucceeded", "RecordFailed", "RecordRejected"]) {
       expect(states[record]?.Parameters?.TableName).toContain(ids.table);
     }
+  });
+
+  it("waits in GenerateImage for the task token, with the heartbeat and timeout the waiting room is sized by", () => {
+    const { DefinitionString } = resource(ids.stateMachine!).Properties as { DefinitionString: string };
+    const generate = (JSON.parse(DefinitionString) as { States: Record<string, Record<string, unknown>> }).States
+      .GenerateImage!;
+    expect(generate).toMatchObject({
+      Type: "Task",
+      Resource: "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+      Parameters: { MessageBody: expect.objectContaining({ "taskToken.$": "$$.Task.Token" }) },
+      // infra/config.ts bounds waitingRoomAgeAlarmSeconds and words the alarms with these two.
+      HeartbeatSeconds: GENERATE_TASK_SECONDS.heartbeat,
+      TimeoutSeconds: GENERATE_TASK_SECONDS.timeout,
+    });
+    // A job a generator crashed on comes back after the visibility timeout and is heartbeated again: before its
+    // heartbeat runs out. The default alarm fires well before a job nobody takes fails.
+    expect(GENERATE_TASK_SECONDS.heartbeat).toBeGreaterThan(GENERATE_VISIBILITY_TIMEOUT_SECONDS);
+    expect(CONFIG_DEFAULTS.waitingRoomAgeAlarmSeconds).toBeLessThan(GENERATE_TASK_SECONDS.heartbeat);
   });
 });
 
@@ -543,19 +628,22 @@ describe("queue", () => {
     expect(resource(ids.queue!).Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
   });
 
-  it("denies non-TLS requests to both queues", () => {
-    for (const queue of [ids.queue!, ids.deadLetterQueue!]) {
+  it("denies non-TLS requests to every queue: requests, the waiting room, the failure notices and their DLQs", () => {
+    const queues = [ids.queue, ids.deadLetterQueue, ids.generateQueue, ids.generateDeadLetterQueue];
+    for (const queue of [...queues, ids.noticeQueue, ids.noticeDeadLetterQueue] as string[]) {
       template.hasResourceProperties("AWS::SQS::QueuePolicy", {
         Queues: [ref(queue)],
         PolicyDocument: {
-          Statement: [Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })],
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          ]),
         },
       });
     }
   });
 
   it("feeds start-job's SQS handler in batches of 10 with partial batch failures and bounded concurrency", () => {
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 3);
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: arnOf(ids.queue!),
       FunctionName: ref(ids.startJobQueueFunction!),
@@ -564,6 +652,51 @@ describe("queue", () => {
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
+  });
+});
+
+describe("the waiting room (generate queue)", () => {
+  it("hands one job at a time to at most bedrockConcurrency generators, reporting each job's outcome", () => {
+    expect(mappingsReading(ids.generateQueue!)).toEqual([
+      {
+        EventSourceArn: arnOf(ids.generateQueue!),
+        FunctionName: ref(ids.generateImageFunction!),
+        BatchSize: 1,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: CONFIG_DEFAULTS.bedrockConcurrency },
+      },
+    ]);
+  });
+
+  it("hides a job for six generator timeouts, and moves it to its DLQ only after the generator's receive budget", () => {
+    expect(resource(ids.generateQueue!).Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      VisibilityTimeout: GENERATE_VISIBILITY_TIMEOUT_SECONDS,
+      // The generator fails a throttled job itself on this receive, so throttling alone never reaches the DLQ.
+      RedrivePolicy: {
+        deadLetterTargetArn: arnOf(ids.generateDeadLetterQueue!),
+        maxReceiveCount: GENERATE_MAX_RECEIVES,
+      },
+    });
+    expect(resource(ids.generateQueue!).Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
+      6 * (resource(ids.generateImageFunction!).Properties.Timeout as number),
+    );
+    expect(resource(ids.generateDeadLetterQueue!).Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
+
+  it("takes jobs from the state machine only: no other role may send to it", () => {
+    const senders = Object.values(template.findResources("AWS::IAM::Policy")).filter((policy) =>
+      (policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]).some(
+        (statement) =>
+          [statement.Action].flat().includes("sqs:SendMessage") &&
+          JSON.stringify(statement.Resource).includes(`"${ids.generateQueue}"`),
+      ),
+    );
+    expect(senders.map((policy) => policy.Properties.Roles)).toEqual([[ref(ids.stateMachineRole!)]]);
   });
 });
 
@@ -595,80 +728,42 @@ describe("monitoring", () => {
     });
   });
 
-  it("lets EventBridge publish to the topic only for the failed-execution rule of this account", () => {
-    const rule = logicalId(stack, stack.monitoring.failedExecutionRule);
-    template.hasResourceProperties("AWS::SNS::TopicPolicy", {
-      Topics: [ref(ids.topic!)],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: "Allow",
-            Action: "sns:Publish",
-            Principal: { Service: "events.amazonaws.com" },
-            Resource: ref(ids.topic!),
-            Condition: {
-              ArnEquals: { "aws:SourceArn": arnOf(rule) },
-              StringEquals: { "aws:SourceAccount": "123456789012" },
-            },
-          }),
-        ]),
-      },
-    });
-    // No other statement lets EventBridge publish (CDK's SnsTopic target would add one without conditions).
-    const topicPolicy = Object.values(template.findResources("AWS::SNS::TopicPolicy"))[0]!.Properties;
-    const eventBridge = (topicPolicy.PolicyDocument.Statement as { Principal?: { Service?: string } }[]).filter(
-      (statement) => statement.Principal?.Service === "events.amazonaws.com",
-    );
-    expect(eventBridge).toHaveLength(1);
-  });
-
-  it("lets CloudWatch and EventBridge use the topic's key; EventBridge's statement carries no source condition", () => {
-    const statements = (
-      resource(ids.topicKey!).Properties.KeyPolicy as {
-        Statement: { Principal?: { Service?: string }; Condition?: Record<string, Record<string, unknown>> }[];
-      }
+  it("lets only CloudWatch use the topic's key and publish as a service: EventBridge no longer publishes to it", () => {
+    const keyStatements = (
+      resource(ids.topicKey!).Properties.KeyPolicy as { Statement: { Principal?: { Service?: string } }[] }
     ).Statement;
-    for (const service of ["cloudwatch.amazonaws.com", "events.amazonaws.com"]) {
-      expect(statements).toContainEqual(
-        expect.objectContaining({
-          Effect: "Allow",
-          Action: expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]),
-          Principal: { Service: service },
-        }),
-      );
+    expect(keyStatements).toContainEqual(
+      expect.objectContaining({
+        Effect: "Allow",
+        Action: expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]),
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+      }),
+    );
+    const topicPolicy = Object.values(template.findResources("AWS::SNS::TopicPolicy"))[0]!.Properties;
+    const topicStatements = topicPolicy.PolicyDocument.Statement as { Principal?: { Service?: string } }[];
+    // The failure notifier publishes with its role's grant (IAM test above), not as a service principal.
+    for (const statements of [keyStatements, topicStatements]) {
+      const services = statements.flatMap((statement) => [statement.Principal?.Service ?? []].flat());
+      expect(services.filter((service) => service !== "cloudwatch.amazonaws.com")).toEqual([]);
     }
-    // SNS: aws:SourceArn / aws:SourceAccount in a KMS key policy are "not supported for EventBridge-to-encrypted
-    // topics" (docs/ARCHITECTURE.md §4): one here would stop every failure email, and no synth could tell.
-    const eventBridge = statements.filter((statement) => statement.Principal?.Service === "events.amazonaws.com");
-    expect(eventBridge).toHaveLength(1);
-    const conditionKeys = Object.values(eventBridge[0]!.Condition ?? {}).flatMap((keys) => Object.keys(keys));
-    expect(conditionKeys.filter((key) => /^aws:Source/i.test(key))).toEqual([]);
   });
+});
 
-  it("sends one readable notice per failed, timed-out or aborted execution of this state machine", () => {
+describe("failure notices", () => {
+  const ruleTarget = () => {
     template.resourceCountIs("AWS::Events::Rule", 1);
-    const rule = Object.values(template.findResources("AWS::Events::Rule"))[0]!.Properties;
-    expect(rule.EventPattern).toEqual({
-      source: ["aws.states"],
-      "detail-type": ["Step Functions Execution Status Change"],
-      detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [ref(ids.stateMachine!)] },
-    });
-    expect(rule.Targets).toHaveLength(1);
-    const [target] = rule.Targets;
-    expect(target.Arn).toEqual(ref(ids.topic!));
+    const targets = resource(ids.noticeRule!).Properties.Targets as Record<string, unknown>[];
+    expect(targets).toHaveLength(1);
+    return targets[0]!;
+  };
 
-    // Render the transformer as EventBridge would for a sample event.
-    const event = {
-      region: "eu-west-1",
-      detail: {
-        name: "job-123",
-        status: "FAILED",
-        error: "BedrockAccessDenied",
-        cause: 'Model "x" is not enabled',
-        executionArn: "arn:aws:states:eu-west-1:123456789012:execution:Pipeline:job-123",
-      },
-    };
-    const { InputPathsMap, InputTemplate } = target.InputTransformer as {
+  /**
+   * The queue message EventBridge makes of `event` with the target's input transformer: each `<variable>` in the
+   * template becomes the JSON value at its path (a string quoted and escaped, null as null), as EventBridge fills a
+   * placeholder that is not inside quotes.
+   */
+  function queueMessage(event: Record<string, unknown>): string {
+    const { InputPathsMap, InputTemplate } = ruleTarget().InputTransformer as {
       InputPathsMap: Record<string, string>;
       InputTemplate: string;
     };
@@ -677,22 +772,146 @@ describe("monitoring", () => {
         .replace(/^\$\./, "")
         .split(".")
         .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], event);
-    const rendered = InputTemplate.replace(/<([\w-]+)>/g, (_, name: string) =>
-      JSON.stringify(String(valueAt(InputPathsMap[name]!))).slice(1, -1),
+    return InputTemplate.replace(/<([\w.-]+)>/g, (_, name: string) => {
+      const path = InputPathsMap[name];
+      if (path === undefined) throw new Error(`the template names <${name}>, which InputPathsMap does not define`);
+      return JSON.stringify(valueAt(path));
+    });
+  }
+
+  /** A "Step Functions Execution Status Change" event as EventBridge documents it, with the execution's input. */
+  function statusChangeEvent(detail: Record<string, unknown>): Record<string, unknown> {
+    const name = "9b63fe3a-2867-4f6a-8a7a-ddf336e9b5e9";
+    const stateMachineArn = "arn:aws:states:eu-west-1:123456789012:stateMachine:ImagePipeline";
+    return {
+      version: "0",
+      id: "315c1398-40ff-a850-213b-158f73e60175",
+      "detail-type": "Step Functions Execution Status Change",
+      source: "aws.states",
+      account: "123456789012",
+      time: "2026-11-23T12:00:05Z",
+      region: "eu-west-1",
+      resources: [`${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`],
+      detail: {
+        executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
+        stateMachineArn,
+        name,
+        status: "FAILED",
+        startDate: 1_795_003_200_000,
+        stopDate: 1_795_003_205_000,
+        input: JSON.stringify({ jobId: name, prompt: "a secret couch in a private living room" }),
+        inputDetails: { included: true },
+        output: null,
+        outputDetails: null,
+        error: "ThrottlingException",
+        cause: '{"errorType":"ThrottlingException","errorMessage":"Too many requests, please wait."}',
+        ...detail,
+      },
+    };
+  }
+
+  it("queues every failed, timed-out or aborted execution of this state machine, and nothing else", () => {
+    expect(resource(ids.noticeRule!).Properties.EventPattern).toEqual({
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [ref(ids.stateMachine!)] },
+    });
+    expect(ruleTarget().Arn).toEqual(arnOf(ids.noticeQueue!));
+  });
+
+  it("puts only region, time and the failure's fields on the queue: never the execution's input (users' prompts)", () => {
+    expect(ruleTarget().InputTransformer).toEqual({
+      InputPathsMap: {
+        region: "$.region",
+        time: "$.time",
+        "detail-name": "$.detail.name",
+        "detail-status": "$.detail.status",
+        "detail-error": "$.detail.error",
+        "detail-cause": "$.detail.cause",
+        "detail-executionArn": "$.detail.executionArn",
+        "detail-stopDate": "$.detail.stopDate",
+      },
+      InputTemplate: expect.any(String),
+    });
+    const message = queueMessage(statusChangeEvent({}));
+    expect(message).not.toContain("secret couch");
+    expect(Object.keys(JSON.parse(message)).sort()).toEqual(["detail", "region", "time"]);
+  });
+
+  it("sends messages the notifier reads: a failure with its error and cause, quotes and all", () => {
+    const event = statusChangeEvent({});
+    const detail = event.detail as Record<string, string>;
+    expect(parseStatusChangeEvent(queueMessage(event))).toEqual({
+      name: detail.name,
+      status: "FAILED",
+      error: "ThrottlingException",
+      cause: detail.cause,
+      executionArn: detail.executionArn,
+      stopDate: 1_795_003_205_000,
+      region: "eu-west-1",
+    });
+  });
+
+  it.each([
+    ["TIMED_OUT", "States.Timeout"],
+    ["ABORTED", "ExecutionAborted"],
+  ])("sends a %s execution, which has no error or cause, as one the notifier names %s", (status, kind) => {
+    const failure = parseStatusChangeEvent(queueMessage(statusChangeEvent({ status, error: null, cause: null })));
+    expect(failure).toMatchObject({ status, error: null, cause: null });
+    expect(errorKind(failure!)).toBe(kind);
+  });
+
+  it("lets EventBridge send to the notice queue only for this rule; the queue is TLS-only", () => {
+    const policies = template.findResources("AWS::SQS::QueuePolicy", {
+      Properties: { Queues: [ref(ids.noticeQueue!)] },
+    });
+    const statements = Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([
+      expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      {
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        // aws-events-targets' SqsQueue grant: SendMessage, and the two reads that come with it.
+        Action: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        Resource: arnOf(ids.noticeQueue!),
+        Condition: { ArnEquals: { "aws:SourceArn": arnOf(ids.noticeRule!) } },
+      },
+    ]);
+  });
+
+  it("keeps notices SSE-encrypted, hidden through a batching window and six notifier timeouts, 3 receives to the DLQ", () => {
+    expect(resource(ids.noticeQueue!).Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      VisibilityTimeout: 480,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids.noticeDeadLetterQueue!), maxReceiveCount: 3 },
+    });
+    // Lambda's guidance for an SQS event source with a batching window: no message is handed out twice meanwhile.
+    expect(resource(ids.noticeQueue!).Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
+      6 * (resource(ids.failureNotifierFunction!).Properties.Timeout as number) + FAILURE_NOTICE_WINDOW_SECONDS,
     );
-    const message = JSON.parse(rendered) as string;
-    expect(message).toContain("Image job job-123 ended with status FAILED.");
-    expect(message).toContain("Error: BedrockAccessDenied");
-    expect(message).toContain('Cause: Model "x" is not enabled');
-    expect(message).toContain(
-      "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/" +
-        event.detail.executionArn,
-    );
+    expect(resource(ids.noticeDeadLetterQueue!).Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
+
+  it("hands the notifier a 5-minute window's events at a time, at most 2 batches at once, reporting each message", () => {
+    expect(mappingsReading(ids.noticeQueue!)).toEqual([
+      {
+        EventSourceArn: arnOf(ids.noticeQueue!),
+        FunctionName: ref(ids.failureNotifierFunction!),
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 300,
+        ScalingConfig: { MaximumConcurrency: 2 },
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      },
+    ]);
   });
 });
 
 describe("outputs", () => {
-  it("name the API URL, queues, state machine (ARN and console URL), bucket, table, API key, usage plan, dashboard", () => {
+  it("name the API URL, queues (the waiting room's and the failure notices' DLQ too), state machine and its console URL, bucket, table, key, plan, dashboard", () => {
     const outputs = template.findOutputs("*");
     expect(Object.keys(outputs).sort()).toEqual(
       [
@@ -700,9 +919,12 @@ describe("outputs", () => {
         "UsagePlanId",
         "ApiUrl",
         "DeadLetterQueueUrl",
+        "GenerateQueueUrl",
+        "GenerateDeadLetterQueueUrl",
         "ImageBucketName",
         "JobStatusTableName",
         "QueueUrl",
+        "FailureNoticeDeadLetterQueueUrl",
         "StateMachineArn",
         "StateMachineConsoleUrl",
         "DashboardUrl",
@@ -710,6 +932,9 @@ describe("outputs", () => {
     );
     expect(outputs.QueueUrl?.Value).toEqual(ref(ids.queue!));
     expect(outputs.DeadLetterQueueUrl?.Value).toEqual(ref(ids.deadLetterQueue!));
+    expect(outputs.GenerateQueueUrl?.Value).toEqual(ref(ids.generateQueue!));
+    expect(outputs.GenerateDeadLetterQueueUrl?.Value).toEqual(ref(ids.generateDeadLetterQueue!));
+    expect(outputs.FailureNoticeDeadLetterQueueUrl?.Value).toEqual(ref(ids.noticeDeadLetterQueue!));
     expect(outputs.StateMachineArn?.Value).toEqual(ref(ids.stateMachine!));
     expect(outputs.ImageBucketName?.Value).toEqual(ref(ids.bucket!));
     expect(outputs.JobStatusTableName?.Value).toEqual(ref(ids.table!));

@@ -1,8 +1,11 @@
 // Checks the ASL file itself: valid Amazon States Language (asl-validator), JSONPath only, and the rules of
 // docs/ARCHITECTURE.md that a run cannot show on its own: every Retry has FULL jitter and a cap, every task and the machine
-// has a timeout, the retry table's errors and schedules. It cannot prove AWS accepts the file (synth does not call AWS).
+// has a timeout, the retry table's errors and schedules, and the waiting room's callback task (its queue, token,
+// heartbeat and timeout against the machine's and the generate queue's). It cannot prove AWS accepts the file (synth
+// does not call AWS).
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
+import { GENERATE_VISIBILITY_TIMEOUT_SECONDS } from "../../functions/shared/waiting-room";
 import { loadDefinition } from "../../local/state-machine-definition";
 
 const validate = createRequire(import.meta.url)("asl-validator") as (definition: unknown) => {
@@ -21,15 +24,19 @@ interface Retrier {
 interface State {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultSelector?: Record<string, string>;
   TimeoutSeconds?: number;
+  HeartbeatSeconds?: number;
   Retry?: Retrier[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
   Next?: string;
 }
 
+const GENERATE_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/couch-imagegen-generate";
 const definition = loadDefinition({
   ValidatePromptFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:validate-prompt",
-  GenerateImageFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:generate-image",
+  GenerateQueueUrl: GENERATE_QUEUE_URL,
   StoreImageFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:store-image",
   JobStatusTableName: "JobStatus",
 }) as { StartAt: string; TimeoutSeconds?: number; QueryLanguage?: string; States: Record<string, State> };
@@ -69,7 +76,7 @@ describe("image-pipeline.asl.json", () => {
 
   it("retries Lambda service errors on every Lambda task: 2 s x2, 6 attempts", () => {
     const lambdaTasks = tasks.filter(([, state]) => state.Resource === "arn:aws:states:::lambda:invoke");
-    expect(lambdaTasks.map(([name]) => name)).toEqual(["ValidatePrompt", "GenerateImage", "StoreImage"]);
+    expect(lambdaTasks.map(([name]) => name)).toEqual(["ValidatePrompt", "StoreImage"]);
     for (const [name] of lambdaTasks) {
       for (const error of [
         "Lambda.ServiceException",
@@ -77,8 +84,6 @@ describe("image-pipeline.asl.json", () => {
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
       ]) {
-        // GenerateImage waits longer on its own throttling: see the next test.
-        if (name === "GenerateImage" && error === "Lambda.TooManyRequestsException") continue;
         expect(retrierFor(name, error), `${name} ${error}`).toMatchObject({
           IntervalSeconds: 2,
           BackoffRate: 2,
@@ -88,22 +93,47 @@ describe("image-pipeline.asl.json", () => {
     }
   });
 
-  it("lets GenerateImage wait out its reserved-concurrency throttling (a burst queues, it does not fail)", () => {
-    const retrier = retrierFor("GenerateImage", "Lambda.TooManyRequestsException");
-    expect(retrier).toMatchObject({ IntervalSeconds: 5, BackoffRate: 1.5, MaxDelaySeconds: 60, MaxAttempts: 20 });
-    // The first matching retrier applies: this one must come before the general Lambda retrier.
-    expect(definition.States.GenerateImage?.Retry?.[0]).toBe(retrier);
-    // Worst case: 20 capped waits stay well inside the machine's timeout.
-    expect((retrier?.MaxAttempts ?? 0) * (retrier?.MaxDelaySeconds ?? 0)).toBeLessThan(definition.TimeoutSeconds ?? 0);
+  it("makes GenerateImage a callback task on the generate queue, sending the task token, the jobId and the request", () => {
+    const generate = definition.States.GenerateImage;
+    expect(generate?.Resource).toBe("arn:aws:states:::sqs:sendMessage.waitForTaskToken");
+    expect(generate?.Parameters).toEqual({
+      QueueUrl: GENERATE_QUEUE_URL,
+      MessageBody: {
+        "taskToken.$": "$$.Task.Token",
+        "jobId.$": "$$.Execution.Name",
+        "request.$": "$.validated.request",
+      },
+    });
+    // The generator's SendTaskSuccess output is the result itself: no Lambda `Payload` around it.
+    expect(Object.values(generate?.ResultSelector ?? {})).not.toContainEqual(expect.stringContaining("Payload"));
+    expect(generate?.ResultSelector).toMatchObject({ "stagingKey.$": "$.stagingKey", "seed.$": "$.seed" });
+  });
+
+  it("bounds GenerateImage's wait: a heartbeat longer than the queue's visibility timeout, a timeout inside the machine's", () => {
+    const generate = definition.States.GenerateImage;
+    expect(generate?.HeartbeatSeconds).toBe(1200);
+    expect(generate?.TimeoutSeconds).toBe(3300);
+    // A message whose generator died comes back after the visibility timeout; its next receive's heartbeat must
+    // come before the task is given up.
+    expect(generate?.HeartbeatSeconds).toBeGreaterThan(GENERATE_VISIBILITY_TIMEOUT_SECONDS);
+    expect(generate?.HeartbeatSeconds).toBeLessThan(generate?.TimeoutSeconds ?? 0);
+    // The task times out (and RecordFailed writes why) before the execution does.
+    expect(generate?.TimeoutSeconds).toBeLessThan(definition.TimeoutSeconds ?? 0);
+    expect(definition.TimeoutSeconds).toBe(3600);
+  });
+
+  it("retries a failed send to the generate queue on GenerateImage: 2 s x2, 6 attempts", () => {
+    for (const error of ["SQS.SdkClientException", "SQS.AmazonSQSException"]) {
+      expect(retrierFor("GenerateImage", error), error).toMatchObject({
+        IntervalSeconds: 2,
+        BackoffRate: 2,
+        MaxAttempts: 6,
+      });
+    }
   });
 
   it("retries Bedrock's transient errors on GenerateImage: 3 s x2, max 60 s, 8 attempts", () => {
-    for (const error of [
-      "ThrottlingException",
-      "ModelTimeoutException",
-      "ServiceUnavailableException",
-      "ModelNotReadyException",
-    ]) {
+    for (const error of ["ModelTimeoutException", "ServiceUnavailableException", "ModelNotReadyException"]) {
       expect(retrierFor("GenerateImage", error), error).toMatchObject({
         IntervalSeconds: 3,
         BackoffRate: 2,
@@ -112,6 +142,23 @@ describe("image-pipeline.asl.json", () => {
       });
     }
     expect(retrierFor("GenerateImage", "ContentBlocked")).toBeUndefined();
+  });
+
+  it("leaves Bedrock throttling to the waiting room: no GenerateImage retrier matches ThrottlingException", () => {
+    const errors = definition.States.GenerateImage?.Retry?.flatMap((retrier) => retrier.ErrorEquals) ?? [];
+    expect(errors).not.toContain("ThrottlingException");
+    expect(errors).not.toContain("States.ALL");
+    expect(errors).not.toContain("States.TaskFailed");
+    expect(errors).not.toContain("Lambda.TooManyRequestsException");
+  });
+
+  it("records WAITING, with waitingSince, in RecordRunning: the job's next stop is the waiting room", () => {
+    const parameters = definition.States.RecordRunning?.Parameters;
+    expect(parameters?.UpdateExpression).toContain("#waitingSince = :updatedAt");
+    expect(parameters).toMatchObject({
+      ExpressionAttributeNames: { "#status": "status", "#waitingSince": "waitingSince" },
+      ExpressionAttributeValues: { ":status": { S: "WAITING" }, ":updatedAt": { "S.$": "$$.State.EnteredTime" } },
+    });
   });
 
   it("retries transient S3 errors on StoreImage: 1 s x2, 6 attempts", () => {
@@ -148,7 +195,7 @@ describe("image-pipeline.asl.json", () => {
 
   it("writes the caller from the input's pipeline key on every status write that can create the record", () => {
     for (const name of ["RecordRunning", "RecordRejected", "RecordFailed"]) {
-      const parameters = (definition.States[name] as { Parameters?: Record<string, unknown> }).Parameters;
+      const parameters = definition.States[name]?.Parameters;
       expect(parameters?.UpdateExpression, name).toContain("#caller = :caller");
       expect(parameters, name).toMatchObject({
         ExpressionAttributeNames: { "#caller": "caller" },

@@ -355,7 +355,7 @@ describe.each([
   ["Nova Canvas", NOVA],
 ])("generateImage: Bedrock errors (%s)", (_name, model) => {
   it.each(RETRIED_BEDROCK_ERRORS.map((name) => [name]))(
-    "passes %s through under its own name, for the state machine to retry",
+    "passes %s through under its own name, for the generator (a throttle) or the state machine to retry",
     async (name) => {
       // Prepare
       const original = awsError(name, "Too many requests, please wait before trying again.", 429);

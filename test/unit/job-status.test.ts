@@ -1,5 +1,7 @@
 // Verifies the job-status core and its API adapter: a status record mapped to the answer (readable cause, presigned
-// image URL for a SUCCEEDED job), the QUEUED/FAILED answer from DescribeExecution before a record exists, 404s for
+// image URL for a SUCCEEDED job, how long the job waited for a Bedrock slot: counting while WAITING, fixed once the
+// generator took it, absent on older records), a WAITING or RUNNING record whose execution ended without a final
+// record answered FAILED, the QUEUED/FAILED answer from DescribeExecution before a record exists, 404s for
 // unknown or malformed jobIds (quoted, never echoed whole), and the same 404 for a job another caller started; the
 // adapter's log lines (JSON: level by outcome, jobId, API request id, Lambda request id).
 // DynamoDB, Step Functions and S3 are aws-sdk-client-mock mocks (the URL is presigned for real, with fake credentials):
@@ -122,6 +124,204 @@ describe("getJobStatus: a RUNNING record whose execution has ended", () => {
 
     expect(running).toMatchObject({ job: { status: "RUNNING" } });
     expect(throttled).toMatchObject({ job: { status: "RUNNING" } });
+  });
+});
+
+describe("getJobStatus: the waiting room", () => {
+  const WAITING_SINCE = "2026-11-23T11:59:47.660Z"; // 12.34 s before NOW
+  const GENERATING_SINCE = "2026-11-23T11:59:55.000Z"; // 7.34 s after WAITING_SINCE
+
+  it("answers a WAITING job with the seconds it has waited so far, to one decimal, from the clock", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status: "WAITING", waitingSince: WAITING_SINCE }) });
+    sfnMock.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION_ARN, status: "RUNNING" });
+    const later = new Date(NOW.getTime() + 60_000);
+
+    // Act
+    const now = await getJobStatus("job-1", deps);
+    const aMinuteLater = await getJobStatus("job-1", { ...deps, now: () => later });
+
+    // Assess
+    expect(now).toMatchObject({ job: { status: "WAITING", waitingSince: WAITING_SINCE, waitedSeconds: 12.3 } });
+    expect(aMinuteLater).toMatchObject({ job: { status: "WAITING", waitedSeconds: 72.3 } });
+    // A WAITING job's execution may have ended without a final record, as a RUNNING one's may.
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
+  });
+
+  it.each([
+    ["RUNNING", {}],
+    ["SUCCEEDED", { s3Uri: `s3://${BUCKET}/${FINAL_KEY}` }],
+    ["REJECTED", { error: "ContentBlocked" }],
+  ])(
+    "answers a %s job past the waiting room with the wait up to generatingSince, whatever the clock",
+    async (status, fields) => {
+      // Prepare
+      const record = statusRecord({
+        status,
+        waitingSince: WAITING_SINCE,
+        generatingSince: GENERATING_SINCE,
+        ...fields,
+      });
+      documentsMock.on(GetCommand).resolves({ Item: record });
+      sfnMock.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION_ARN, status: "RUNNING" });
+
+      // Act
+      const now = await getJobStatus("job-1", deps);
+      const anHourLater = await getJobStatus("job-1", { ...deps, now: () => new Date(NOW.getTime() + 3_600_000) });
+
+      // Assess
+      for (const result of [now, anHourLater]) {
+        expect(result).toMatchObject({ job: { status, waitingSince: WAITING_SINCE, waitedSeconds: 7.3 } });
+        // The record's other timestamp stays internal: the answer says how long, not when generation started.
+        expect(result.found && result.job).not.toHaveProperty("generatingSince");
+      }
+    },
+  );
+
+  it("answers a job that failed in the waiting room with the wait up to its end (updatedAt)", async () => {
+    // Prepare: the generate message exhausted its receives; RecordFailed ran without the generator taking the job.
+    documentsMock.on(GetCommand).resolves({
+      Item: statusRecord({
+        status: "FAILED",
+        error: "GenerateMessageExhausted",
+        waitingSince: WAITING_SINCE,
+        updatedAt: "2026-11-23T12:00:17.660Z",
+      }),
+    });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({ job: { status: "FAILED", waitedSeconds: 30 } });
+  });
+
+  it("never answers a negative wait when the writers' clocks disagree", async () => {
+    // Prepare: the generator's clock is 0.4 s behind the state machine's.
+    documentsMock.on(GetCommand).resolves({
+      Item: statusRecord({ waitingSince: WAITING_SINCE, generatingSince: "2026-11-23T11:59:47.260Z" }),
+    });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({ job: { status: "RUNNING", waitedSeconds: 0 } });
+  });
+
+  it.each([
+    ["RUNNING", {}],
+    ["SUCCEEDED", { s3Uri: `s3://${BUCKET}/${FINAL_KEY}` }],
+    ["FAILED", { error: "ModelFailed" }],
+  ])("gives a %s record from before the waiting room (no waitingSince) neither field", async (status, fields) => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status, ...fields }) });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    if (!result.found) throw new Error(`expected the job, got ${result.message}`);
+    expect(result.job.status).toBe(status);
+    expect(result.job).not.toHaveProperty("waitingSince");
+    expect(result.job).not.toHaveProperty("waitedSeconds");
+  });
+
+  it("gives an unreadable waitingSince no waitedSeconds rather than NaN", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status: "WAITING", waitingSince: "soon" }) });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result.found && result.job).toMatchObject({ waitingSince: "soon" });
+    expect(result.found && result.job).not.toHaveProperty("waitedSeconds");
+  });
+
+  it.each([
+    ["TIMED_OUT", "States.Timeout"],
+    ["ABORTED", "ExecutionAborted"],
+  ] as const)(
+    "answers FAILED (%s → %s) for a WAITING job whose execution ended while it waited",
+    async (status, error) => {
+      // Prepare: no state runs after a timeout or a stop, so the record stays WAITING for good.
+      documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status: "WAITING", waitingSince: WAITING_SINCE }) });
+      sfnMock.on(DescribeExecutionCommand).resolves({
+        executionArn: EXECUTION_ARN,
+        status,
+        startDate: new Date("2026-11-23T11:59:46.000Z"),
+        stopDate: new Date("2026-11-23T11:59:57.660Z"),
+      });
+
+      // Act
+      const result = await getJobStatus("job-1", deps);
+
+      // Assess: it waited until the execution ended, not until now.
+      expect(result).toEqual({
+        found: true,
+        job: expect.objectContaining({
+          status: "FAILED",
+          error,
+          updatedAt: "2026-11-23T11:59:57.660Z",
+          waitingSince: WAITING_SINCE,
+          waitedSeconds: 10,
+        }),
+      });
+      expect(documentsMock.commandCalls(GetCommand)).toHaveLength(2);
+    },
+  );
+
+  it("answers FAILED from the latest read when the generator took the job before the execution timed out", async () => {
+    // Prepare: the first read sees WAITING; the generator then writes RUNNING; the execution then times out.
+    documentsMock
+      .on(GetCommand)
+      .resolvesOnce({ Item: statusRecord({ status: "WAITING", waitingSince: WAITING_SINCE }) })
+      .resolves({ Item: statusRecord({ waitingSince: WAITING_SINCE, generatingSince: GENERATING_SINCE }) });
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: "TIMED_OUT", stopDate: NOW });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({ job: { status: "FAILED", error: "States.Timeout", waitedSeconds: 7.3 } });
+  });
+
+  it("answers the final record written while a WAITING job's execution ended (it wins over the execution)", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .resolvesOnce({ Item: statusRecord({ status: "WAITING", waitingSince: WAITING_SINCE }) })
+      .resolves({
+        Item: statusRecord({
+          status: "FAILED",
+          error: "GenerateMessageExhausted",
+          cause: "The generate message was received 5 times without an answer",
+          waitingSince: WAITING_SINCE,
+          updatedAt: "2026-11-23T11:59:59.660Z",
+        }),
+      });
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: "FAILED", error: "States.TaskFailed" });
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({
+      job: { status: "FAILED", error: "GenerateMessageExhausted", waitedSeconds: 12 },
+    });
+  });
+
+  it("keeps WAITING when Step Functions cannot answer", async () => {
+    // Prepare
+    documentsMock.on(GetCommand).resolves({ Item: statusRecord({ status: "WAITING", waitingSince: WAITING_SINCE }) });
+    sfnMock.on(DescribeExecutionCommand).rejects(awsError("ThrottlingException", "Rate exceeded", 400));
+
+    // Act
+    const result = await getJobStatus("job-1", deps);
+
+    // Assess
+    expect(result).toMatchObject({ job: { status: "WAITING", waitedSeconds: 12.3 } });
   });
 });
 
@@ -395,6 +595,25 @@ describe("handleJobStatusRequest (API adapter)", () => {
     expect(result.statusCode).toBe(200);
     expect(result.headers).toEqual({ "Content-Type": "application/json", "Cache-Control": "no-store" });
     expect(JSON.parse(result.body)).toMatchObject({ jobId: "job-1", status: "RUNNING", seed: 42 });
+  });
+
+  it("answers a WAITING job with waitingSince and waitedSeconds in the JSON body", async () => {
+    // Prepare
+    documentsMock
+      .on(GetCommand)
+      .resolves({ Item: statusRecord({ status: "WAITING", waitingSince: "2026-11-23T11:59:48.000Z" }) });
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: "RUNNING" });
+
+    // Act
+    const result = await handleJobStatusRequest(statusEvent({ jobId: "job-1" }), deps);
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toMatchObject({
+      status: "WAITING",
+      waitingSince: "2026-11-23T11:59:48.000Z",
+      waitedSeconds: 12,
+    });
   });
 
   it("answers 503 with Retry-After when DynamoDB throttles the lookup", async () => {

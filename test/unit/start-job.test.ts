@@ -12,7 +12,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from "aws-lambda";
+import type { APIGatewayProxyEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import type { PipelineLogger } from "../../functions/shared/logger";
@@ -20,6 +20,7 @@ import { DEFAULT_MODEL_ID, MODEL_CATALOG } from "../../functions/shared/models/c
 import { handleGenerateImageRequest, MAX_BODY_BYTES } from "../../functions/start-job/api-adapter";
 import { handleSqsBatch, jobIdForMessage, readMessageBody } from "../../functions/start-job/sqs-adapter";
 import { buildJobInput, JobConflictError, startJob } from "../../functions/start-job/start-job";
+import { sqsRecord as queueRecord, sqsEvent } from "../fixtures/sqs-event";
 import { awsError } from "../fixtures/tiny-png";
 import { type CapturedOutput, captureOutput, handlerObservability, lambdaContext } from "./powertools-output";
 
@@ -669,27 +670,9 @@ describe("handleGenerateImageRequest (API adapter)", () => {
   });
 });
 
+/** A message of the jobs queue. */
 function sqsRecord(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `receipt-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: "1",
-      SentTimestamp: "1763899200000",
-      SenderId: "AIDAEXAMPLE",
-      ApproximateFirstReceiveTimestamp: "1763899200001",
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: QUEUE_ARN,
-    awsRegion: "eu-west-1",
-  };
-}
-
-function sqsEvent(...records: SQSRecord[]): SQSEvent {
-  return { Records: records };
+  return queueRecord(messageId, body, QUEUE_ARN);
 }
 
 describe("handleSqsBatch (SQS adapter)", () => {

@@ -60,6 +60,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const stopReceiving = () => {
     stopping = true;
     abort.abort();
+    slots?.dropReady();
   };
   return {
     stopReceiving,
@@ -71,52 +72,84 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   };
 }
 
-/** Invocations in flight, at most `limit`. */
+/**
+ * Invocations in flight, at most `limit`, and batches received for them ahead of time, at most `limit` more: like
+ * Lambda's pollers, which keep messages ready so that a free slot never waits for a ReceiveMessage.
+ */
 class Slots {
   private readonly running = new Set<Promise<void>>();
+  private readonly ready: (() => Promise<void>)[] = [];
+  private readonly settled = new Set<Promise<void>>();
 
   constructor(private readonly limit: number) {}
 
-  get free(): number {
-    return this.limit - this.running.size;
+  /** Batches it can take now, running or ready. */
+  get room(): number {
+    return 2 * this.limit - this.running.size - this.ready.length;
   }
 
-  run(work: () => Promise<void>): void {
-    const done: Promise<void> = work().finally(() => this.running.delete(done));
-    this.running.add(done);
+  add(work: () => Promise<void>): void {
+    this.ready.push(work);
+    this.startReady();
   }
 
-  /** Resolves when a slot is free. */
-  async available(signal: AbortSignal): Promise<void> {
-    while (this.free <= 0 && !signal.aborted) await Promise.race(this.running);
+  /** Resolves when there is room for another batch. */
+  async hasRoom(signal: AbortSignal): Promise<void> {
+    while (this.room <= 0 && !signal.aborted) await Promise.race(this.running);
+  }
+
+  /** Forgets the batches not started: their messages come back after the visibility timeout. */
+  dropReady(): void {
+    this.ready.length = 0;
+  }
+
+  /** Work to wait for when stopping, besides the invocations (the deletes after them). */
+  track(work: Promise<void>): void {
+    this.settled.add(work);
+    void work.finally(() => this.settled.delete(work));
   }
 
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.running]);
+    while (this.running.size > 0 || this.ready.length > 0 || this.settled.size > 0) {
+      await Promise.allSettled([...this.running, ...this.settled]);
+    }
+  }
+
+  private startReady(): void {
+    while (this.running.size < this.limit && this.ready.length > 0) {
+      const work = this.ready.shift() as () => Promise<void>;
+      const done: Promise<void> = work().finally(() => {
+        this.running.delete(done);
+        this.startReady();
+      });
+      this.running.add(done);
+    }
   }
 }
 
-/** Receives what the free slots can take and starts one invocation per batch; returns how many it received. */
+/** Receives what the slots have room for and queues one invocation per batch; returns how many it received. */
 async function pollIntoSlots(options: SqsPollerOptions, slots: Slots, signal: AbortSignal): Promise<number> {
-  await slots.available(signal);
+  await slots.hasRoom(signal);
   if (signal.aborted) return 0;
   const { Messages: messages = [] } = await options.sqs.send(
-    receiveCommand(options, Math.min(10, slots.free * options.batchSize)),
+    receiveCommand(options, Math.min(10, slots.room * options.batchSize)),
     { abortSignal: signal },
   );
   for (let start = 0; start < messages.length; start += options.batchSize) {
     const batch = messages.slice(start, start + options.batchSize);
-    slots.run(() =>
-      invoke(options, batch).then(
-        () => undefined,
-        (error: unknown) =>
+    // The slot is free once the handler returns; the delete that follows is the poller's, as on AWS.
+    slots.add(async () => {
+      const handled = await handle(options, batch);
+      slots.track(
+        deleteHandled(options, handled).catch((error: unknown) =>
           options.log?.({
             level: "WARN",
             message: "Could not delete handled messages; they come back after the visibility timeout",
             error: String(error),
           }),
-      ),
-    );
+        ),
+      );
+    });
   }
   return messages.length;
 }
@@ -145,6 +178,12 @@ function receiveCommand(options: SqsPollerOptions, maxMessages: number): Receive
 
 /** One handler invocation with `messages`; deletes those that succeeded. Returns how many it was given. */
 async function invoke(options: SqsPollerOptions, messages: Message[]): Promise<number> {
+  await deleteHandled(options, await handle(options, messages));
+  return messages.length;
+}
+
+/** Invokes the handler; returns the messages it handled (none when it threw: the whole batch comes back). */
+async function handle(options: SqsPollerOptions, messages: Message[]): Promise<Message[]> {
   const event: SQSEvent = { Records: messages.map((message) => toRecord(message, options)) };
   let failed: Set<string>;
   try {
@@ -156,18 +195,19 @@ async function invoke(options: SqsPollerOptions, messages: Message[]): Promise<n
       message: "SQS handler threw; the whole batch returns to the queue",
       error: String(error),
     });
-    return messages.length;
+    return [];
   }
-  const done = messages.filter((message) => !failed.has(message.MessageId ?? ""));
-  if (done.length > 0) {
-    await options.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: options.queueUrl,
-        Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
-      }),
-    );
-  }
-  return messages.length;
+  return messages.filter((message) => !failed.has(message.MessageId ?? ""));
+}
+
+async function deleteHandled(options: SqsPollerOptions, done: Message[]): Promise<void> {
+  if (done.length === 0) return;
+  await options.sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: options.queueUrl,
+      Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+    }),
+  );
 }
 
 /** The record Lambda's SQS event carries for a message. */

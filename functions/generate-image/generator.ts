@@ -43,9 +43,9 @@ const MAX_CAUSE_LENGTH = 32_768;
  * at once (the event source's MaximumConcurrency). For each message, in order:
  * 1. a heartbeat on its task token: a token whose task is over (a redelivered message of a job that ended, or of an
  *    execution the local stack restarted) is dropped before anything is paid for;
- * 2. the staging object: a redelivered message whose image is already staged answers with it, without calling
- *    Bedrock a second time;
- * 3. the status record says RUNNING (it said WAITING since RecordRunning);
+ * 2. at the same time, the staging object: a redelivered message whose image is already staged answers with it,
+ *    without calling Bedrock a second time;
+ * 3. the status record says RUNNING (it said WAITING since RecordRunning), written while Bedrock works;
  * 4. Bedrock: a throttle puts the message back for THROTTLE_DELAY_SECONDS and the slot takes the next one; on the queue's last receive it fails the task instead. Any other error fails the task by its name, for the
  *    state machine's Retry and Catch, as the Lambda task's error did;
  * 5. SendTaskSuccess with the staged image's reference.
@@ -71,29 +71,30 @@ async function handleMessage(record: SQSRecord, deps: GeneratorDeps): Promise<Ou
   log.appendKeys({ jobId: message.jobId });
   const later = (reason: string, error?: unknown) => putBack(record, deps, log, reason, error);
 
-  try {
-    await deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: message.taskToken }));
-  } catch (error) {
-    if (TASK_OVER.has(errorName(error))) {
-      log.info("The job's task is over; message dropped", { receiveCount, ...failureAttributes(error) });
+  // The heartbeat and the staged-image check ask different services: both at once, one round trip.
+  const [heartbeat, staged] = await Promise.allSettled([
+    deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: message.taskToken })),
+    stagedImage(message, deps),
+  ]);
+  if (heartbeat.status === "rejected") {
+    if (TASK_OVER.has(errorName(heartbeat.reason))) {
+      log.info("The job's task is over; message dropped", { receiveCount, ...failureAttributes(heartbeat.reason) });
       return "done";
     }
-    return later("Could not send the heartbeat", error);
+    return later("Could not send the heartbeat", heartbeat.reason);
   }
+  if (staged.status === "rejected") return later("Could not check for a staged image", staged.reason);
 
-  let result: GenerateImageResult | undefined;
-  try {
-    result = await stagedImage(message, deps);
-  } catch (error) {
-    return later("Could not check for a staged image", error);
-  }
+  let result = staged.value;
   if (result) {
     log.info("Image already staged by an earlier receive; Bedrock not called again", { receiveCount });
   } else {
-    await markRunning(message.jobId, deps, log);
+    // The RUNNING write is for people reading the status: it runs beside the Bedrock call, not before it.
+    const marked = markRunning(message.jobId, deps, log);
     try {
       result = await generateImage({ jobId: message.jobId, request: message.request }, deps);
     } catch (error) {
+      await marked;
       if (errorName(error) === "ThrottlingException" && receiveCount < deps.maxReceives) {
         return later("Bedrock throttled");
       }
@@ -106,6 +107,7 @@ async function handleMessage(record: SQSRecord, deps: GeneratorDeps): Promise<Ou
           : { error: errorName(error), cause: errorMessage(error) };
       return answer(message, deps, log, failure, later);
     }
+    await marked;
   }
   return answer(message, deps, log, result, later);
 }

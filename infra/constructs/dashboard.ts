@@ -94,7 +94,7 @@ export class PipelineDashboard extends Construct {
     this.dashboard.addWidgets(
       new AlarmStatusWidget({
         title: "Alarms",
-        alarms: [monitoring.pipelineUnhealthyAlarm, ...monitoring.alarms],
+        alarms: [monitoring.pipelineUnhealthyAlarm, ...monitoring.alarms, ...monitoring.modelThrottleAlarms],
         width: 24,
         height: 5,
       }),

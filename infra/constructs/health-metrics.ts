@@ -1,6 +1,12 @@
 import { Duration } from "aws-cdk-lib";
 import { MathExpression, Metric, Stats } from "aws-cdk-lib/aws-cloudwatch";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import {
+  PIPELINE_METRIC_DIMENSIONS,
+  PIPELINE_METRICS,
+  PIPELINE_METRICS_NAMESPACE,
+  PIPELINE_METRICS_SERVICE,
+} from "../../functions/shared/metric-names";
 
 // What the pipeline's health is measured by, shared by its alarms (monitoring.ts) and its dashboard (dashboard.ts).
 
@@ -102,6 +108,32 @@ export function bedrockThrottleRate(
     usingMetrics: { [throttled]: bedrockMetric("InvocationThrottles"), [accepted]: bedrockMetric("Invocations") },
     period: Duration.minutes(5),
     label: `${modelId} throttled, % of calls`,
+  });
+}
+
+/**
+ * Percent of one model's Bedrock calls throttled over 5 minutes, 0 below 10 calls, from the pipeline's own metrics,
+ * which GenerateImage publishes in the stack's region: `BedrockLatency` has one data point per InvokeModel call,
+ * throttled or not, so its SampleCount is the calls, and `BedrockThrottles` counts the throttled ones. Unlike
+ * AWS/Bedrock's metrics, only this stack's calls count.
+ */
+export function pipelineBedrockThrottleRate(modelId: string): MathExpression {
+  const pipelineMetric = (metricName: string, statistic: string) =>
+    new Metric({
+      namespace: PIPELINE_METRICS_NAMESPACE,
+      metricName,
+      // Powertools adds `service` to every metric: a metric is found only with its whole dimension set.
+      dimensionsMap: { service: PIPELINE_METRICS_SERVICE, [PIPELINE_METRIC_DIMENSIONS.modelId]: modelId },
+      statistic,
+    });
+  return new MathExpression({
+    expression: "IF(calls >= 10, 100 * FILL(throttled, 0) / calls, 0)",
+    usingMetrics: {
+      throttled: pipelineMetric(PIPELINE_METRICS.bedrockThrottles.name, Stats.SUM),
+      calls: pipelineMetric(PIPELINE_METRICS.bedrockLatency.name, Stats.SAMPLE_COUNT),
+    },
+    period: Duration.minutes(5),
+    label: `${modelId} throttled, % of GenerateImage's calls`,
   });
 }
 

@@ -6,6 +6,7 @@ import {
   AlarmState,
   ComparisonOperator,
   CompositeAlarm,
+  type IAlarm,
   type IMetric,
   MathExpression,
   Stats,
@@ -27,6 +28,7 @@ import {
   FUNCTION_ALARMS,
   type FunctionAlarmPolicy,
   type PipelineFunctions,
+  pipelineBedrockThrottleRate,
 } from "./health-metrics";
 
 export interface PipelineMonitoringProps {
@@ -51,7 +53,8 @@ export interface PipelineMonitoringProps {
   readonly modelIds: readonly string[];
   /**
    * Region Bedrock is called in. Its metrics are published there, and an alarm can only watch its own region's
-   * metrics, so the Bedrock alarms exist only when the stack is deployed in this region (a CloudFormation condition).
+   * metrics, so the throttle-rate alarms read them only when the stack is deployed in this region, and the pipeline's
+   * own metrics elsewhere (CloudFormation conditions).
    */
   readonly bedrockRegion: string;
   /**
@@ -89,11 +92,20 @@ export class PipelineMonitoring extends Construct {
   public readonly executionsThrottledAlarm: Alarm;
   /** Percent of a model's Bedrock calls throttled that raises its alarm. */
   public readonly bedrockThrottleAlarmPercent: number;
-  /** One per allowed model; created only where `bedrockInStackRegion` holds. */
+  /** One per allowed model, on AWS/Bedrock's metrics; created only where `bedrockInStackRegion` holds. */
   public readonly bedrockThrottleAlarms: readonly Alarm[];
-  /** True when the stack is deployed in the Bedrock region, the only place the Bedrock alarms can watch from. */
+  /** One per allowed model, on the pipeline's own metrics; created only where `bedrockOutsideStackRegion` holds. */
+  public readonly pipelineBedrockThrottleAlarms: readonly Alarm[];
+  /**
+   * One per allowed model, in `modelIds` order: whichever of its two throttle-rate alarms this deployment has (an
+   * Fn::If on `bedrockInStackRegion`), for what shows every alarm wherever the stack runs.
+   */
+  public readonly modelThrottleAlarms: readonly IAlarm[];
+  /** True when the stack is deployed in the Bedrock region, the only place the AWS/Bedrock alarms can watch from. */
   public readonly bedrockInStackRegion: CfnCondition;
-  /** Every metric alarm that exists in any region: what the composite and the dashboard show unconditionally. */
+  /** The opposite of `bedrockInStackRegion`: the throttle-rate alarms read the pipeline's own metrics. */
+  public readonly bedrockOutsideStackRegion: CfnCondition;
+  /** Every metric alarm created in every region: what the composite and the dashboard show unconditionally. */
   public readonly alarms: readonly Alarm[];
   public readonly pipelineUnhealthyAlarm: CompositeAlarm;
 
@@ -355,26 +367,64 @@ export class PipelineMonitoring extends Construct {
     );
 
     // --- Bedrock ---
+    // An alarm can only watch its own region's metrics (CDK refuses otherwise, aws-cdk issue #30483): AWS/Bedrock's
+    // where the stack runs in bedrockRegion, the pipeline's own, which GenerateImage publishes here, everywhere else.
     this.bedrockInStackRegion = new CfnCondition(this, "BedrockInStackRegion", {
       expression: Fn.conditionEquals(Aws.REGION, props.bedrockRegion),
     });
-    this.bedrockThrottleAlarms = props.modelIds.map((modelId) => {
-      const created = alarm(
-        `BedrockThrottleRate-${modelId.replace(/[^A-Za-z0-9-]/g, "-")}`,
-        bedrockThrottleRate(modelId),
-        {
-          threshold: bedrockThrottleAlarmPercent,
-          evaluationPeriods: 2,
-          runbookSection: "bedrockthrottlerate",
-          description:
-            `${bedrockThrottleAlarmPercent} % or more of the Bedrock calls to ${modelId} were throttled in each of two ` +
-            "5-minute periods (at least 10 calls each): GenerateImage asks for more than the account's quota for this " +
-            "model. Check first: the model's InvokeModel quota in Service Quotas against bedrockConcurrency.",
-        },
-      );
-      (created.node.defaultChild as CfnResource).cfnOptions.condition = this.bedrockInStackRegion;
-      return created;
+    this.bedrockOutsideStackRegion = new CfnCondition(this, "BedrockOutsideStackRegion", {
+      expression: Fn.conditionNot(this.bedrockInStackRegion),
     });
+    const throttleRateAlarm = (
+      alarmId: string,
+      modelId: string,
+      rate: MathExpression,
+      calls: string,
+      condition: CfnCondition,
+    ): Alarm => {
+      const created = alarm(`${alarmId}-${modelId.replace(/[^A-Za-z0-9-]/g, "-")}`, rate, {
+        threshold: bedrockThrottleAlarmPercent,
+        evaluationPeriods: 2,
+        runbookSection: alarmId.toLowerCase(),
+        description:
+          `${bedrockThrottleAlarmPercent} % or more of ${calls} were throttled in each of two 5-minute periods (at ` +
+          "least 10 calls each). Throttles delay jobs rather than fail them: the generator puts a throttled job back " +
+          "in the waiting room. bedrockConcurrency asks for more than the model's quota carries, or another workload " +
+          "uses the same quota. Check first: the model's InvokeModel quota in Service Quotas " +
+          `(${props.bedrockRegion}) against bedrockConcurrency, then what else in the account calls ${modelId}.`,
+      });
+      (created.node.defaultChild as CfnResource).cfnOptions.condition = condition;
+      return created;
+    };
+    this.bedrockThrottleAlarms = props.modelIds.map((modelId) =>
+      throttleRateAlarm(
+        "BedrockThrottleRate",
+        modelId,
+        bedrockThrottleRate(modelId),
+        `the Bedrock calls to ${modelId} (AWS/Bedrock: every caller in the account)`,
+        this.bedrockInStackRegion,
+      ),
+    );
+    this.pipelineBedrockThrottleAlarms = props.modelIds.map((modelId) =>
+      throttleRateAlarm(
+        "PipelineBedrockThrottleRate",
+        modelId,
+        pipelineBedrockThrottleRate(modelId),
+        `GenerateImage's Bedrock calls to ${modelId} (its BedrockThrottles and BedrockLatency: this stack's calls only)`,
+        this.bedrockOutsideStackRegion,
+      ),
+    );
+    this.modelThrottleAlarms = props.modelIds.map((_, index) =>
+      Alarm.fromAlarmArn(
+        this,
+        `ThrottleRateAlarmOfModel${index}`,
+        Fn.conditionIf(
+          this.bedrockInStackRegion.logicalId,
+          this.bedrockThrottleAlarms[index]!.alarmArn,
+          this.pipelineBedrockThrottleAlarms[index]!.alarmArn,
+        ).toString(),
+      ),
+    );
 
     this.alarms = [
       this.apiServerErrorAlarm,
@@ -393,10 +443,8 @@ export class PipelineMonitoring extends Construct {
 
     // --- The one alarm that emails ---
     const anyAlarm = AlarmRule.anyOf(...this.alarms.map((child) => AlarmRule.fromAlarm(child, AlarmState.ALARM)));
-    const withBedrock = AlarmRule.anyOf(
-      anyAlarm,
-      ...this.bedrockThrottleAlarms.map((child) => AlarmRule.fromAlarm(child, AlarmState.ALARM)),
-    );
+    const withThrottleRates = (throttleAlarms: readonly Alarm[]) =>
+      AlarmRule.anyOf(anyAlarm, ...throttleAlarms.map((child) => AlarmRule.fromAlarm(child, AlarmState.ALARM)));
     this.pipelineUnhealthyAlarm = new CompositeAlarm(this, "PipelineUnhealthy", {
       compositeAlarmName: `${stack.stackName}-PipelineUnhealthy`,
       alarmDescription:
@@ -404,12 +452,12 @@ export class PipelineMonitoring extends Construct {
         "however many of them fire. Check first: which alarms the state reason names (or aws cloudwatch " +
         `describe-alarms --state-value ALARM --alarm-name-prefix ${stack.stackName}-), then each one's description ` +
         `and section in the runbook. Runbook: ${RUNBOOK}#pipelineunhealthy`,
-      // The Bedrock alarms exist only in the Bedrock region; elsewhere the rule must not name them.
+      // Each kind of throttle-rate alarm exists on one side of the condition only, and a rule must name no other.
       alarmRule: AlarmRule.fromString(
         Fn.conditionIf(
           this.bedrockInStackRegion.logicalId,
-          withBedrock.renderAlarmRule(),
-          anyAlarm.renderAlarmRule(),
+          withThrottleRates(this.bedrockThrottleAlarms).renderAlarmRule(),
+          withThrottleRates(this.pipelineBedrockThrottleAlarms).renderAlarmRule(),
         ).toString(),
       ),
     });

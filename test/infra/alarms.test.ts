@@ -1,18 +1,22 @@
 // Verifies every CloudWatch alarm of the default stack: what it watches (namespace, metric, dimensions, or the math
 // expression and the metrics it reads), statistic, period, threshold, comparison, evaluation periods, datapoints and
-// missing data, the waiting room's age and its DLQ and the failure notifier's alarms and DLQ among them; that only the
-// composite PipelineUnhealthy has actions (the alert topic, on ALARM and OK) and that its rule names every other alarm,
-// the Bedrock ones only where the stack runs in the Bedrock region (a CloudFormation condition); that every description
-// says what to check first and links a section docs/RUNBOOK.md has, as the failure notices' runbook link does; and
-// that README's "Alarm emails" table has a row for each alarm.
+// missing data, the waiting room's age and its DLQ and the failure notifier's alarms and DLQ among them; that each
+// allowed model has a throttle-rate alarm in every deployment, on AWS/Bedrock's metrics where the stack runs in
+// bedrockRegion and on the pipeline's own everywhere else (CloudFormation conditions, evaluated here for a stack in and
+// out of bedrockRegion); that only the composite PipelineUnhealthy has actions (the alert topic, on ALARM and OK) and
+// that its rule names every other alarm that exists on each side of the condition; that every description says what
+// to check first and links a section docs/RUNBOOK.md has, as the failure notices' runbook link does; and that README's
+// "Alarm emails" table has a row for each alarm.
 // It cannot verify that an alarm fires on real traffic, that Bedrock publishes ModelId exactly as GenerateImage names
-// the model, or that the email arrives: that needs a deployed stack (docs/RUNBOOK.md, "Testing the alarm path").
+// the model, that the pipeline's own metrics carry exactly these dimensions once published (test/unit checks what
+// GenerateImage records, not CloudWatch), or that the email arrives: that needs a deployed stack (docs/RUNBOOK.md,
+// "Testing the alarm path").
 import { readFileSync } from "node:fs";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FAILURE_NOTICE_RUNBOOK } from "../../functions/shared/failure-notices";
 import type { CouchImagegenStack } from "../../infra/stack";
-import { logicalId, synthStack } from "./synth";
+import { logicalId, synthStack, TEST_ENV } from "./synth";
 
 let stack: CouchImagegenStack;
 let template: Template;
@@ -31,6 +35,7 @@ beforeAll(() => {
     stateMachine: logicalId(stack, workflow.stateMachine),
     topic: logicalId(stack, monitoring.topic),
     bedrockCondition: stack.getLogicalId(monitoring.bedrockInStackRegion),
+    outsideBedrockCondition: stack.getLogicalId(monitoring.bedrockOutsideStackRegion),
     startJobApi: logicalId(stack, ingress.startJobApi.function),
     startJobQueue: logicalId(stack, ingress.startJobQueue.function),
     jobStatus: logicalId(stack, ingress.jobStatus.function),
@@ -67,6 +72,18 @@ const input = (id: string, namespace: string, metricName: string, dimensions: un
   ReturnData: false,
 });
 const expression = (text: string) => Match.objectLike({ Expression: text, ReturnData: true });
+const DEFAULT_MODEL = "stability.stable-image-core-v1:1";
+
+/** Whether a template's condition holds for a stack deployed in `region`, as CloudFormation evaluates it. */
+function holds(template: Template, condition: unknown, region: string): boolean {
+  const value = (operand: unknown) =>
+    (operand as { Ref?: string }).Ref === "AWS::Region" ? region : (operand as string | number | boolean);
+  const { "Fn::Equals": equals, "Fn::Not": not, Condition: named } = condition as Record<string, unknown[] | string>;
+  if (Array.isArray(equals)) return value(equals[0]) === value(equals[1]);
+  if (Array.isArray(not)) return !holds(template, not[0], region);
+  if (typeof named === "string") return holds(template, template.toJSON().Conditions[named], region);
+  throw new Error(`no evaluator for ${JSON.stringify(condition)}`);
+}
 
 const atLeast = "GreaterThanOrEqualToThreshold";
 const once = { EvaluationPeriods: 1, DatapointsToAlarm: Match.absent() };
@@ -259,6 +276,28 @@ describe("metric alarms", () => {
         };
       },
     ],
+    // The pipeline's own metrics, as GenerateImage publishes them (Powertools adds `service`): BedrockLatency has a
+    // point per call, throttled ones included, so its SampleCount is the calls.
+    [
+      "PipelineBedrockThrottleRate-stability-stable-image-core-v1-1",
+      () => {
+        const own = [
+          { Name: "ModelId", Value: DEFAULT_MODEL },
+          { Name: "service", Value: "couch-imagegen" },
+        ];
+        return {
+          Metrics: [
+            expression("IF(calls >= 10, 100 * FILL(throttled, 0) / calls, 0)"),
+            input("throttled", "CouchImagegen", "BedrockThrottles", own, "Sum"),
+            input("calls", "CouchImagegen", "BedrockLatency", own, "SampleCount"),
+          ],
+          Threshold: 20,
+          ComparisonOperator: atLeast,
+          EvaluationPeriods: 2,
+          DatapointsToAlarm: 2,
+        };
+      },
+    ],
   ];
 
   it.each(expectations)(
@@ -272,7 +311,7 @@ describe("metric alarms", () => {
     },
   );
 
-  it("are exactly these, one Bedrock alarm per allowed model", () => {
+  it("are exactly these, two throttle-rate alarms per allowed model (one per side of the region condition)", () => {
     expect(Object.values(metricAlarms()).map((alarm) => alarm.Properties.AlarmName)).toEqual(
       expect.arrayContaining(expectations.map(([name]) => `CouchImagegen-${name}`)),
     );
@@ -287,14 +326,55 @@ describe("metric alarms", () => {
     }
   });
 
-  it("watch Bedrock only where the stack runs in bedrockRegion: an alarm cannot read another region's metrics", () => {
-    expect(template.toJSON().Conditions[ids.bedrockCondition!]).toEqual({
-      "Fn::Equals": [{ Ref: "AWS::Region" }, "us-west-2"],
-    });
+  it("watch AWS/Bedrock only where the stack runs in bedrockRegion, the pipeline's own metrics elsewhere", () => {
+    const conditions = template.toJSON().Conditions;
+    expect(conditions[ids.bedrockCondition!]).toEqual({ "Fn::Equals": [{ Ref: "AWS::Region" }, "us-west-2"] });
+    expect(conditions[ids.outsideBedrockCondition!]).toEqual({ "Fn::Not": [{ Condition: ids.bedrockCondition }] });
     for (const alarm of Object.values(metricAlarms())) {
-      const bedrock = String(alarm.Properties.AlarmName).includes("-BedrockThrottleRate-");
-      expect(alarm.Condition, String(alarm.Properties.AlarmName)).toBe(bedrock ? ids.bedrockCondition : undefined);
+      const name = String(alarm.Properties.AlarmName);
+      const expected = name.startsWith("CouchImagegen-BedrockThrottleRate-")
+        ? ids.bedrockCondition
+        : name.startsWith("CouchImagegen-PipelineBedrockThrottleRate-")
+          ? ids.outsideBedrockCondition
+          : undefined;
+      expect(alarm.Condition, name).toBe(expected);
     }
+  });
+});
+
+describe("the throttle-rate alarm a deployment has, by region", () => {
+  /** The names of the metric alarms CloudFormation creates in `region`, and those the composite's rule names there. */
+  function deployedIn(deployed: Template, region: string) {
+    const alarms = deployed.findResources("AWS::CloudWatch::Alarm") as Record<string, Resource>;
+    const created = Object.keys(alarms).filter((id) => {
+      const condition = alarms[id]!.Condition;
+      return condition === undefined || holds(deployed, { Condition: condition }, region);
+    });
+    const composite = Object.values(deployed.findResources("AWS::CloudWatch::CompositeAlarm"))[0]!;
+    const [condition, whenTrue, whenFalse] = composite.Properties.AlarmRule["Fn::If"];
+    const rule = holds(deployed, { Condition: condition }, region) ? whenTrue : whenFalse;
+    const named = (rule as { "Fn::Join": [string, unknown[]] })["Fn::Join"][1].flatMap((part) => {
+      const arn = (part as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
+      return arn ? [arn[0]] : [];
+    });
+    const nameOf = (id: string) => String(alarms[id]!.Properties.AlarmName).replace(/^CouchImagegen-/, "");
+    return { created: created.map(nameOf).sort(), named: named.map(nameOf).sort() };
+  }
+  const throttleRates = (names: string[]) => names.filter((name) => name.includes("ThrottleRate"));
+
+  it("outside bedrockRegion (the default: eu-west-1 calling us-west-2): the pipeline's own, in the composite", () => {
+    const { created, named } = deployedIn(template, TEST_ENV.region);
+    expect(throttleRates(created)).toEqual(["PipelineBedrockThrottleRate-stability-stable-image-core-v1-1"]);
+    expect(created).toHaveLength(25);
+    expect(named).toEqual(created);
+  });
+
+  it("in bedrockRegion: AWS/Bedrock's, in the composite, and no pipeline-metric alarm", () => {
+    const { template: inBedrockRegion } = synthStack({ bedrockRegion: TEST_ENV.region });
+    const { created, named } = deployedIn(inBedrockRegion, TEST_ENV.region);
+    expect(throttleRates(created)).toEqual(["BedrockThrottleRate-stability-stable-image-core-v1-1"]);
+    expect(created).toHaveLength(25);
+    expect(named).toEqual(created);
   });
 });
 
@@ -320,15 +400,18 @@ describe("PipelineUnhealthy, the composite alarm", () => {
     expect(composite()).not.toHaveProperty("InsufficientDataActions");
   });
 
-  it("is ALARM when any other alarm is; names the Bedrock alarms only where they exist", () => {
+  it("is ALARM when any other alarm is; each branch names the throttle-rate alarms of its side of the condition", () => {
     const rule = composite().AlarmRule as { "Fn::If": [string, never, never] };
     const [condition, inBedrockRegion, elsewhere] = rule["Fn::If"];
     expect(condition).toBe(ids.bedrockCondition);
-    const all = Object.keys(metricAlarms());
-    const bedrock = all.filter((id) => metricAlarms()[id]!.Condition !== undefined);
-    expect(bedrock).toHaveLength(1);
-    expect(alarmsNamedBy(inBedrockRegion).sort()).toEqual([...all].sort());
-    expect(alarmsNamedBy(elsewhere).sort()).toEqual(all.filter((id) => !bedrock.includes(id)).sort());
+    const created = (when?: string) =>
+      Object.keys(metricAlarms()).filter((id) => metricAlarms()[id]!.Condition === when);
+    const always = created(undefined);
+    const [bedrock, pipeline] = [created(ids.bedrockCondition), created(ids.outsideBedrockCondition)];
+    expect(bedrock).toEqual([logicalId(stack, stack.monitoring.bedrockThrottleAlarms[0]!)]);
+    expect(pipeline).toEqual([logicalId(stack, stack.monitoring.pipelineBedrockThrottleAlarms[0]!)]);
+    expect(alarmsNamedBy(inBedrockRegion).sort()).toEqual([...always, ...bedrock].sort());
+    expect(alarmsNamedBy(elsewhere).sort()).toEqual([...always, ...pipeline].sort());
     // Any one of them: only OR joins the ALARM(...) terms.
     const text = (rule: { "Fn::Join": [string, unknown[]] }) =>
       rule["Fn::Join"][1].filter((part) => typeof part === "string").join("");
@@ -385,6 +468,19 @@ describe("alarm descriptions", () => {
     expect(anchors.has(section!), `#${section}`).toBe(true);
   });
 
+  it.each([
+    ["BedrockThrottleRate", "AWS/Bedrock: every caller in the account"],
+    ["PipelineBedrockThrottleRate", "this stack's calls only"],
+  ])("of %s say which calls count, that throttles delay jobs, and the two causes", (alarmId, whose) => {
+    const description = String(alarmNamed(`${alarmId}-stability-stable-image-core-v1-1`).Properties.AlarmDescription);
+    expect(description).toContain(whose);
+    expect(description).toContain("Throttles delay jobs rather than fail them");
+    expect(description).toContain("bedrockConcurrency asks for more than the model's quota carries");
+    expect(description).toContain("another workload uses the same quota");
+    expect(description).toContain("Check first: the model's InvokeModel quota in Service Quotas (us-west-2)");
+    expect(description).toMatch(new RegExp(`Runbook: docs/RUNBOOK\\.md#${alarmId.toLowerCase()}$`));
+  });
+
   it("say what to check first and link a runbook section that exists", () => {
     for (const alarm of descriptions()) {
       const description = String(alarm.AlarmDescription);
@@ -399,14 +495,14 @@ describe("alarm descriptions", () => {
 });
 
 describe("README's alarm table", () => {
-  it("has one row per alarm (the Bedrock ones as BedrockThrottleRate-<model>) and no others", () => {
+  it("has one row per alarm (the throttle-rate ones as [Pipeline]BedrockThrottleRate-<model>) and no others", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     const section = readme.slice(readme.indexOf("## Alarm emails"));
     const rows = [...section.matchAll(/^\| `([A-Za-z<>-]+)` \|/gm)].map((match) => match[1]);
     const alarms = Object.values(metricAlarms()).map((alarm) =>
       String(alarm.Properties.AlarmName)
         .replace(/^CouchImagegen-/, "")
-        .replace(/^BedrockThrottleRate-.*/, "BedrockThrottleRate-<model>"),
+        .replace(/^(Pipeline)?BedrockThrottleRate-.*/, "$1BedrockThrottleRate-<model>"),
     );
     expect([...rows].sort()).toEqual([...new Set(alarms)].sort());
   });

@@ -1,12 +1,14 @@
-// Verifies the CloudWatch dashboard of the default stack: its name, the alarm status widget (the composite and every
-// alarm that exists in any region), and that it graphs what the pipeline's health is read from: the API stage's
-// requests, errors and latency, the executions (throttled included), the waiting room (waiting, in flight, oldest age
-// against its alarm threshold), the request queue and the three DLQs (requests, waiting room, failure notices), each
-// function's errors, throttles and duration (the failure notifier's too), Bedrock per model read in bedrockRegion,
-// and the pipeline's own metrics under the names functions/shared/metric-names.ts gives them.
-// It cannot verify how the dashboard looks, or that the pipeline's own metrics appear: the functions do not publish
-// them yet, and the SEARCH expressions only find what has been published.
+// Verifies the CloudWatch dashboard of the default stack: its name, the alarm status widget (the composite, every
+// alarm created in every region, and each model's throttle-rate alarm as the one the deployment's region has), and
+// that it graphs what the pipeline's health is read from: the API stage's requests, errors and latency, the executions
+// (throttled included), the waiting room (waiting, in flight, oldest age against its alarm threshold), the request
+// queue and the three DLQs (requests, waiting room, failure notices), each function's errors, throttles and duration
+// (the failure notifier's too), Bedrock per model read in bedrockRegion, and the pipeline's own metrics under the
+// names functions/shared/metric-names.ts gives them.
+// It cannot verify how the dashboard looks, or that the pipeline's own metrics appear: only deployed functions publish
+// them, and the SEARCH expressions only find what has been published.
 import { Match, type Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PIPELINE_METRICS } from "../../functions/shared/metric-names";
 import type { CouchImagegenStack } from "../../infra/stack";
@@ -29,24 +31,27 @@ let template: Template;
 let widgets: Widget[];
 
 /**
- * The dashboard body as JSON, with each CloudFormation reference written as REF(logicalId) or GETATT(logicalId.attr):
- * they all sit inside JSON strings, so the result parses.
+ * The dashboard body as JSON, with each CloudFormation reference written as REF(logicalId), GETATT(logicalId.attr) or
+ * IF(condition,whenTrue,whenFalse): they all sit inside JSON strings, so the result parses.
  */
 function dashboardBody(): { start: string; widgets: Widget[] } {
   const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
   expect(dashboards).toHaveLength(1);
   const body = dashboards[0]!.Properties.DashboardBody as string | { "Fn::Join": [string, unknown[]] };
   const parts = typeof body === "string" ? [body] : body["Fn::Join"][1];
-  const text = parts
-    .map((part) => {
-      if (typeof part === "string") return part;
-      const { Ref, "Fn::GetAtt": getAtt } = part as { Ref?: string; "Fn::GetAtt"?: [string, string] };
-      if (Ref) return `REF(${Ref})`;
-      if (getAtt) return `GETATT(${getAtt.join(".")})`;
-      throw new Error(`unexpected part ${JSON.stringify(part)}`);
-    })
-    .join("");
-  return JSON.parse(text);
+  const written = (part: unknown): string => {
+    if (typeof part === "string") return part;
+    const {
+      Ref,
+      "Fn::GetAtt": getAtt,
+      "Fn::If": ifThen,
+    } = part as { Ref?: string; "Fn::GetAtt"?: [string, string]; "Fn::If"?: [string, unknown, unknown] };
+    if (Ref) return `REF(${Ref})`;
+    if (getAtt) return `GETATT(${getAtt.join(".")})`;
+    if (ifThen) return `IF(${ifThen[0]},${written(ifThen[1])},${written(ifThen[2])})`;
+    throw new Error(`unexpected part ${JSON.stringify(part)}`);
+  };
+  return JSON.parse(parts.map(written).join(""));
 }
 
 beforeAll(() => {
@@ -74,15 +79,19 @@ describe("dashboard", () => {
     expect(dashboardBody().start).toBe("-PT3H");
   });
 
-  it("shows the state of the composite first, then of every alarm that exists in any region", () => {
+  it("shows the state of the composite first, then of every other alarm, each model's throttle rate as it exists", () => {
     const status = widgets.filter((widget) => widget.type === "alarm");
     expect(status).toHaveLength(1);
     const { monitoring } = stack;
-    expect(status[0]!.properties.alarms).toEqual(
-      [monitoring.pipelineUnhealthyAlarm, ...monitoring.alarms].map(
-        (alarm) => `GETATT(${logicalId(stack, alarm)}.Arn)`,
-      ),
-    );
+    const arn = (alarm: IConstruct) => `GETATT(${logicalId(stack, alarm)}.Arn)`;
+    // The alarm on AWS/Bedrock's metrics in bedrockRegion, the one on the pipeline's own elsewhere: never both.
+    const throttleRate = `IF(${stack.getLogicalId(monitoring.bedrockInStackRegion)},${arn(
+      monitoring.bedrockThrottleAlarms[0]!,
+    )},${arn(monitoring.pipelineBedrockThrottleAlarms[0]!)})`;
+    expect(status[0]!.properties.alarms).toEqual([
+      ...[monitoring.pipelineUnhealthyAlarm, ...monitoring.alarms].map(arn),
+      throttleRate,
+    ]);
     expect(monitoring.alarms).toHaveLength(24);
   });
 

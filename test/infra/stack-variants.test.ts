@@ -2,8 +2,8 @@
 // created, every S3 grant scoped to that bucket and prefix), and an open API with other model, region, limits,
 // retention, Bedrock concurrency and alarm thresholds (no API key, usage plan or quota; the values, lifecycle prefixes
 // and the waiting room's concurrency included, reach the resources that use them), and more allowed models (IAM on
-// exactly those models, a Bedrock throttle alarm for each, a synth warning for a legacy one), and execution logs at ALL
-// with a Bedrock alarm threshold of its own.
+// exactly those models, two throttle-rate alarms for each, one per side of the region condition, a synth warning for a
+// legacy one), and execution logs at ALL with a throttle-rate alarm threshold of its own.
 // It cannot verify that the existing bucket exists or that its own policy lets this account write to it.
 import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -225,6 +225,41 @@ describe("more models a request may name (-c allowedModelIds=...), one of them l
     expect(JSON.stringify(inBedrockRegion).match(/BedrockThrottleRate/g)).toHaveLength(3);
   });
 
+  it("alarms on each model's throttle rate from the pipeline's own metrics everywhere else", () => {
+    const expected: Record<string, string> = {
+      "CouchImagegen-PipelineBedrockThrottleRate-stability-stable-image-ultra-v1-1":
+        "stability.stable-image-ultra-v1:1",
+      "CouchImagegen-PipelineBedrockThrottleRate-stability-sd3-5-large-v1-0": "stability.sd3-5-large-v1:0",
+      "CouchImagegen-PipelineBedrockThrottleRate-amazon-nova-canvas-v1-0": "amazon.nova-canvas-v1:0",
+    };
+    const own = Object.values(template.findResources("AWS::CloudWatch::Alarm")).filter((alarm) =>
+      String(alarm.Properties.AlarmName).includes("-PipelineBedrockThrottleRate-"),
+    );
+    expect(own.map((alarm) => alarm.Properties.AlarmName).sort()).toEqual(Object.keys(expected).sort());
+    for (const alarm of own) {
+      expect(alarm.Condition).toBe(stack.getLogicalId(stack.monitoring.bedrockOutsideStackRegion));
+      const dimensions = [
+        { Name: "ModelId", Value: expected[alarm.Properties.AlarmName] },
+        { Name: "service", Value: "couch-imagegen" },
+      ];
+      expect(alarm.Properties.Metrics).toEqual([
+        expect.objectContaining({ ReturnData: true }),
+        ...["BedrockThrottles", "BedrockLatency"].map((MetricName) =>
+          expect.objectContaining({
+            MetricStat: expect.objectContaining({
+              Metric: { Namespace: "CouchImagegen", MetricName, Dimensions: dimensions },
+            }),
+          }),
+        ),
+      ]);
+    }
+    // The composite names these three, and no AWS/Bedrock alarm, where they exist.
+    const composite = Object.values(template.findResources("AWS::CloudWatch::CompositeAlarm"))[0]!;
+    const [, , elsewhere] = composite.Properties.AlarmRule["Fn::If"];
+    expect(JSON.stringify(elsewhere).match(/PipelineBedrockThrottleRate/g)).toHaveLength(3);
+    expect(JSON.stringify(elsewhere).match(/BedrockThrottleRate/g)).toHaveLength(3);
+  });
+
   it("warns at synth about the legacy model, naming its end of life and replacement, and about its region", () => {
     const annotations = Annotations.fromStack(stack);
     annotations.hasWarning(
@@ -241,9 +276,10 @@ describe("more models a request may name (-c allowedModelIds=...), one of them l
 });
 
 describe("execution logs at ALL with execution data, a stricter Bedrock alarm, Bedrock in the stack's region", () => {
+  let stack: CouchImagegenStack;
   let template: Template;
   beforeAll(() => {
-    ({ template } = synthStack({
+    ({ stack, template } = synthStack({
       stateMachineLogLevel: "ALL",
       stateMachineLogExecutionData: "true",
       bedrockThrottleAlarmPercent: "5",
@@ -258,11 +294,13 @@ describe("execution logs at ALL with execution data, a stricter Bedrock alarm, B
   });
 
   it("alarms at the configured throttle percentage, under a condition that holds in the stack's region", () => {
-    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      AlarmName: "CouchImagegen-BedrockThrottleRate-stability-stable-image-core-v1-1",
-      Threshold: 5,
-    });
-    const [condition] = Object.values(template.toJSON().Conditions as Record<string, unknown>);
+    for (const alarmId of ["BedrockThrottleRate", "PipelineBedrockThrottleRate"]) {
+      template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        AlarmName: `CouchImagegen-${alarmId}-stability-stable-image-core-v1-1`,
+        Threshold: 5,
+      });
+    }
+    const condition = template.toJSON().Conditions[stack.getLogicalId(stack.monitoring.bedrockInStackRegion)];
     expect(condition).toEqual({ "Fn::Equals": [{ Ref: "AWS::Region" }, "eu-west-1"] });
   });
 });

@@ -221,7 +221,7 @@ describe("generateFromQueue: a body it cannot act on", () => {
 
 describe("generateFromQueue 1: the heartbeat", () => {
   it.each(["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"])(
-    "drops the message of a task that is over (%s) without checking S3 or calling Bedrock",
+    "drops the message of a task that is over (%s) without writing the status or calling Bedrock",
     async (name) => {
       // Prepare
       sfnMock.on(SendTaskHeartbeatCommand).rejects(awsError(name, "Task is over", 400));
@@ -231,7 +231,9 @@ describe("generateFromQueue 1: the heartbeat", () => {
 
       // Assess
       expect(response).toEqual(DONE);
-      expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+      // The staged-image check runs beside the heartbeat; nothing after them does.
+      expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(1);
+      expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
       expect(dynamodbMock.commandCalls(UpdateItemCommand)).toHaveLength(0);
       expect(bedrockMock.commandCalls(InvokeModelCommand)).toHaveLength(0);
       expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);

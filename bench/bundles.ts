@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { lambdaBundling, repoRoot } from "../infra/lambda-build";
+import { buildSync } from "esbuild";
+import { esbuildOptions, lambdaBundling, repoRoot } from "../infra/lambda-build";
 import type { DeployedFunction } from "./deployed-shape";
 import { median } from "./stats";
 
@@ -13,6 +14,8 @@ export interface BundleResult {
   bytes: number;
   /** The source map shipped beside it (NODE_OPTIONS=--enable-source-maps reads it). */
   mapBytes: number;
+  /** Bytes the source map attributes to `@aws-lambda-powertools/*`. */
+  powertoolsBytes: number;
   /** Median of `samples` fresh processes: `await import(bundle)` until it resolves, ms. */
   initMs: number;
   /** Median of the same processes: from the process's start until the module was ready, ms. */
@@ -22,14 +25,42 @@ export interface BundleResult {
 
 export interface BundlesResult {
   bundles: BundleResult[];
+  /**
+   * A bundle that only creates what every handler creates at module start from Powertools (a Logger, the Metrics),
+   * built with the same options and timed in the same rounds as the functions: Powertools' own cost, like for like.
+   */
+  powertoolsAlone: BundleResult & {
+    /** Its bytes by package (source-map attribution), largest first. */
+    origins: { origin: string; bytes: number }[];
+  };
   /** A fresh process that imports nothing, from its start to the same point: Node's own start-up here, ms. */
   nodeBaselineMs: number;
   buildMs: number;
 }
 
+/** The package scope the "of which Powertools" figures count. */
+export const POWERTOOLS_SCOPE = "@aws-lambda-powertools/";
+
+export const POWERTOOLS_ALONE_LABEL = "Powertools alone (Logger + Metrics, as the handlers create them)";
+
+// The Powertools-alone entry: the shared modules' create functions, called at module start as the handlers call them;
+// the handler keeps both alive so neither is tree-shaken and the harness finds its export.
+const POWERTOOLS_ALONE_ENTRY = `
+import { createFunctionLogger } from "./functions/shared/logger";
+import { createPipelineMetrics } from "./functions/shared/metrics";
+
+const logger = createFunctionLogger("validate-prompt");
+const metrics = createPipelineMetrics();
+
+export async function handler() {
+  return { logger, metrics };
+}
+`;
+
 /**
- * Builds every function with `npm run build` (infra/bundle.ts: the esbuild options the CDK construct uses), then
- * imports each bundle in fresh Node processes with the function's deployed environment (references stubbed),
+ * Builds every function with `npm run build` (infra/bundle.ts: the esbuild options the CDK construct uses) and the
+ * Powertools-alone bundle with the same options, then imports each bundle in fresh Node processes with the
+ * function's deployed environment (references stubbed; Powertools alone gets the environment every function shares),
  * rounds interleaved so machine noise spreads over all bundles alike.
  */
 export function measureBundles(functions: readonly DeployedFunction[], samples: number): BundlesResult {
@@ -39,32 +70,82 @@ export function measureBundles(functions: readonly DeployedFunction[], samples: 
     encoding: "utf8",
   });
   if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
+  const aloneBundle = buildPowertoolsAlone(path.join(repoRoot, "dist", "bench", "powertools-alone"));
   const buildMs = performance.now() - buildStarted;
 
+  const functionTargets = functions.map((deployed) => ({
+    name: deployed.name,
+    source: deployed.source,
+    bundle: bundlePath(deployed),
+    exportName: deployed.exportName,
+    environment: deployed.environment,
+  }));
+  const aloneTarget = {
+    name: POWERTOOLS_ALONE_LABEL,
+    source: "functions/shared/logger.ts + metrics.ts",
+    bundle: aloneBundle,
+    exportName: "handler",
+    environment: sharedEnvironment(functions),
+  };
+  const targets = [...functionTargets, aloneTarget];
   const init = new Map<string, number[]>();
   const ready = new Map<string, number[]>();
   const baseline: number[] = [];
   for (let round = 0; round < samples; round++) {
     baseline.push(importInFreshProcess(undefined, "", {}).processReadyMs);
-    for (const deployed of functions) {
-      const timing = importInFreshProcess(bundlePath(deployed), deployed.exportName, deployed.environment);
-      init.set(deployed.name, [...(init.get(deployed.name) ?? []), timing.initMs]);
-      ready.set(deployed.name, [...(ready.get(deployed.name) ?? []), timing.processReadyMs]);
+    for (const target of targets) {
+      const timing = importInFreshProcess(target.bundle, target.exportName, target.environment);
+      init.set(target.name, [...(init.get(target.name) ?? []), timing.initMs]);
+      ready.set(target.name, [...(ready.get(target.name) ?? []), timing.processReadyMs]);
     }
   }
+  const resultOf = (target: (typeof targets)[number]): BundleResult => ({
+    function: target.name,
+    source: target.source,
+    bytes: statSync(target.bundle).size,
+    mapBytes: statSync(`${target.bundle}.map`).size,
+    powertoolsBytes: powertoolsBytes(bytesByPackage(target.bundle)),
+    initMs: median(init.get(target.name) ?? []),
+    processReadyMs: median(ready.get(target.name) ?? []),
+    samples,
+  });
   return {
     buildMs,
     nodeBaselineMs: median(baseline),
-    bundles: functions.map((deployed) => ({
-      function: deployed.name,
-      source: deployed.source,
-      bytes: statSync(bundlePath(deployed)).size,
-      mapBytes: statSync(`${bundlePath(deployed)}.map`).size,
-      initMs: median(init.get(deployed.name) ?? []),
-      processReadyMs: median(ready.get(deployed.name) ?? []),
-      samples,
-    })),
+    bundles: functionTargets.map(resultOf),
+    powertoolsAlone: { ...resultOf(aloneTarget), origins: bytesByPackage(aloneBundle) },
   };
+}
+
+/**
+ * Builds the Powertools-alone bundle into `directory` with infra/lambda-build.ts's options, as infra/bundle.ts passes
+ * them to esbuild, and returns its path.
+ */
+export function buildPowertoolsAlone(directory: string): string {
+  const outfile = path.join(directory, lambdaBundling.outputFile);
+  buildSync({
+    ...esbuildOptions(),
+    stdin: { contents: POWERTOOLS_ALONE_ENTRY, resolveDir: repoRoot, sourcefile: "powertools-alone.ts", loader: "ts" },
+    outfile,
+  });
+  return outfile;
+}
+
+/** Bytes of `@aws-lambda-powertools/*` among a bundle's origins. */
+export function powertoolsBytes(origins: readonly { origin: string; bytes: number }[]): number {
+  return origins
+    .filter((origin) => origin.origin.startsWith(POWERTOOLS_SCOPE))
+    .reduce((total, origin) => total + origin.bytes, 0);
+}
+
+/** The variables every function has with the same value (NODE_OPTIONS and Powertools' settings among them). */
+export function sharedEnvironment(functions: readonly DeployedFunction[]): Record<string, string> {
+  const [first, ...rest] = functions;
+  return Object.fromEntries(
+    Object.entries(first?.environment ?? {}).filter(([key, value]) =>
+      rest.every((deployed) => deployed.environment[key] === value),
+    ),
+  );
 }
 
 export function bundlePath(deployed: DeployedFunction): string {
@@ -105,7 +186,7 @@ function importInFreshProcess(
 }
 
 /** Bytes of a minified bundle by the package they came from, read from its source map (largest first). */
-export function bytesByPackage(bundle: string, top: number): { origin: string; bytes: number }[] {
+export function bytesByPackage(bundle: string, top = Number.POSITIVE_INFINITY): { origin: string; bytes: number }[] {
   const map = JSON.parse(readFileSync(`${bundle}.map`, "utf8")) as { sources: string[]; mappings: string };
   const code = readFileSync(bundle, "utf8").split("\n");
   const totals = new Map<string, number>();

@@ -1,7 +1,9 @@
-import type { BundlesResult } from "./bundles";
+import { THROTTLE_DELAY_SECONDS } from "../functions/shared/waiting-room";
+import { BEFORE_POWERTOOLS } from "./before-powertools";
+import { type BundleResult, type BundlesResult, POWERTOOLS_ALONE_LABEL, POWERTOOLS_SCOPE } from "./bundles";
 import type { BurstResult } from "./burst";
 import type { CostLine, CostResult, ModelCost } from "./cost";
-import type { DeployedShape } from "./deployed-shape";
+import type { DeployedFunction, DeployedShape } from "./deployed-shape";
 import type { MachineInfo } from "./machine";
 import type { OverheadResult } from "./overhead";
 import { MODEL_PRICES, PRICE_SOURCE, PRICES } from "./prices";
@@ -210,9 +212,19 @@ export function consoleTable(report: BenchReport): string {
       `Bedrock stand-in: ${burst.bedrock.requests} requests, ${burst.bedrock.throttled} throttled`,
     `Overhead: ${report.overhead.concurrent.jobsPerSecond.toFixed(1)} jobs/s (${report.overhead.settings.concurrentJobs} at once); ` +
       `per job p50 ${ms(report.overhead.sequential.overheadMs.p50)}, p95 ${ms(report.overhead.sequential.overheadMs.p95)}`,
+    powertoolsLine(report.bundles),
     `Cost per 1,000 images beyond Bedrock ($${report.cost.bedrockPer1000.toFixed(2)}): Standard $${report.cost.totals.standard.clean.toFixed(3)} clean / $${report.cost.totals.standard.withRetries.toFixed(3)} burst; ` +
       `Express $${report.cost.totals.express.clean.toFixed(3)} / $${report.cost.totals.express.withRetries.toFixed(3)}`,
   ].join("\n");
+}
+
+function powertoolsLine(bundles: BundlesResult): string {
+  const alone = bundles.powertoolsAlone;
+  const inBundles = bundles.bundles.map((bundle) => bundle.powertoolsBytes);
+  return (
+    `${POWERTOOLS_ALONE_LABEL}: ${kib(alone.bytes)}, cold init ${ms(alone.initMs)} (median of ${alone.samples}); ` +
+    `Powertools in each bundle: ${kib(Math.min(...inBundles))}–${kib(Math.max(...inBundles))}`
+  );
 }
 
 /** docs/BENCHMARKS.md. */
@@ -266,9 +278,9 @@ messages (SendMessageBatch of 10, alternately JSON and plain-text bodies). The B
 any rolling second and answers the others \`ThrottlingException\`, as Bedrock's quota does; each image takes L.
 GenerateImage puts each job in the waiting room (the generate queue) and waits for its task token; the generator takes
 at most C=${settings.bedrockConcurrency} messages at once and calls Bedrock once per message; a throttled message goes back on the queue
-for 1 to min(20, 2^(receives−1)) whole seconds (functions/shared/waiting-room.ts) and its slot takes the next one.
-The second run is the same burst with the quota shared: the stand-in also refuses ${sharedRate} of the calls its quota
-accepted, at random.
+for ${THROTTLE_DELAY_SECONDS} s (functions/shared/waiting-room.ts) and its slot takes the next one.
+The second run is the same burst with the quota shared: the stand-in also refuses ${sharedRate} of the calls within its
+quota, at random (a refused call takes no place in the quota).
 
 **Delivered twice.** Every ${Math.max(1, Math.round(1 / settings.duplicateShare))}th SQS message is handed to the start-job SQS adapter a second
 time: the exported \`sqsHandler\` of functions/start-job/handler.ts (the module instance the stack's poller calls)
@@ -348,14 +360,9 @@ environment (NODE_OPTIONS=--enable-source-maps as deployed; deploy-time referenc
 (a process importing nothing: ${ms(bundles.nodeBaselineMs)}). Measured with Node ${machine.node} on this machine's full core: Lambda runs
 Node 24 with a CPU share proportional to memory (256 MB is a fraction of a vCPU), so Lambda's Init Duration will be longer.
 
-| function | memory | bundle | source map | cold init (median) | process ready (median) |
-|---|---|---|---|---|---|
-${bundles.bundles
-  .map((bundle) => {
-    const deployed = shape.functions.find((fn) => fn.name === bundle.function);
-    return `| ${bundle.function} | ${deployed?.memoryMb ?? "?"} MB | ${kib(bundle.bytes)}${bundle.bytes > TARGETS.bundleBytes ? " (over)" : ""} | ${kib(bundle.mapBytes)} | ${ms(bundle.initMs)} | ${ms(bundle.processReadyMs)} |`;
-  })
-  .join("\n")}
+${bundleTable(bundles, shape.functions)}
+
+${powertoolsNote(bundles)}
 
 Where the bytes come from (source-map attribution, largest contributors):
 
@@ -525,6 +532,54 @@ latencies of their own. ${
       : "Even without the emulators' time the pipeline is over the target: the runner and the local endpoints (JSON round trips, the execution file written per start and per end) are the next place to look."
   }
 `;
+}
+
+/**
+ * Section 3's table: each bundle with its Powertools bytes, the Powertools-alone bundle timed in the same rounds, and
+ * beside them the last figures measured before Powertools (bench/before-powertools.ts).
+ */
+export function bundleTable(bundles: BundlesResult, functions: readonly DeployedFunction[]): string {
+  const before = BEFORE_POWERTOOLS;
+  const header = `| function | memory | bundle | of which Powertools | source map | cold init (median) | process ready (median) | before Powertools (commit ${before.commit.slice(0, 7)}): bundle / cold init |`;
+  const row = (bundle: BundleResult, memory: string, then: string) =>
+    `| ${bundle.function} | ${memory} | ${kib(bundle.bytes)}${bundle.bytes > TARGETS.bundleBytes ? " (over)" : ""} | ${kib(bundle.powertoolsBytes)} (${percent(bundle.powertoolsBytes / bundle.bytes)}) | ${kib(bundle.mapBytes)} | ${ms(bundle.initMs)} | ${ms(bundle.processReadyMs)} | ${then} |`;
+  return [
+    header,
+    "|---|---|---|---|---|---|---|---|",
+    ...bundles.bundles.map((bundle) => {
+      const deployed = functions.find((fn) => fn.name === bundle.function);
+      const then = before.bundles[bundle.function];
+      return row(
+        bundle,
+        `${deployed?.memoryMb ?? "?"} MB`,
+        then ? `${then.kib} KiB / ${ms(then.initMs)}` : "– (no such function then)",
+      );
+    }),
+    row(bundles.powertoolsAlone, "–", "–"),
+  ].join("\n");
+}
+
+/** What the Powertools columns and row mean, and why the "before" figures are not this run's. */
+export function powertoolsNote(bundles: BundlesResult): string {
+  const before = BEFORE_POWERTOOLS;
+  const alone = bundles.powertoolsAlone;
+  const inBundles = bundles.bundles.map((bundle) => bundle.powertoolsBytes);
+  const others = alone.origins.filter(
+    (origin) => !origin.origin.startsWith(POWERTOOLS_SCOPE) && origin.origin !== "this repository",
+  );
+  return `**Before and after Powertools.** "Of which Powertools" is what the source map attributes to \`${POWERTOOLS_SCOPE}*\`
+(${kib(Math.min(...inBundles))}–${kib(Math.max(...inBundles))} per bundle). The like-for-like figure is the last row: a bundle built with the same esbuild options
+whose entry only calls functions/shared/logger.ts's and metrics.ts's create functions, as the handlers do at module
+start (a Logger and the Metrics), timed in this run by the same harness, ${alone.samples} times, interleaved with the functions
+(environment: the variables every function shares). It takes ${kib(alone.bytes)} (${alone.origins.map((origin) => `${origin.origin} ${kib(origin.bytes)}`).join(", ")})
+and ${ms(alone.initMs)} of cold init${others.length ? `; the column counts only \`${POWERTOOLS_SCOPE}*\`, not what Powertools brings along (${others.map((origin) => `${origin.origin} ${kib(origin.bytes)}`).join(", ")})` : ""}.
+
+"Before Powertools" is copied from docs/BENCHMARKS.md at commit ${before.commit.slice(0, 7)} (${before.commitDate}, bench/before-powertools.ts),
+the last run before Powertools came in (commit ${before.powertoolsCommit.slice(0, 7)}). **It was measured on another run, not this one:** ${before.machine};
+Node's own start took ${ms(before.nodeBaselineMs)} then and ${ms(bundles.nodeBaselineMs)} in this run, so machine load differs and its cold-init
+times cannot be set against this run's. The code measured then differs from today's in more than Powertools (model
+families, hardening and the waiting room came since), so neither can the sizes be subtracted: a bundle's Powertools
+share is the "of which Powertools" column, and Powertools' cost at start is the Powertools-alone row.`;
 }
 
 /** What the size costs at start, as this run measured it. */

@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { build } from "esbuild";
-import { FUNCTION_SOURCES, functionEntry, lambdaBundling, repoRoot } from "./lambda-build";
+import { esbuildOptions, FUNCTION_SOURCES, functionEntry, lambdaBundling, repoRoot } from "./lambda-build";
 
 /**
  * `npm run build`: bundles every function's handler to dist/functions/<name>/index.mjs with the esbuild options
@@ -13,21 +13,10 @@ await rm(outputRoot, { recursive: true, force: true });
 for (const source of FUNCTION_SOURCES) {
   const outfile = path.join(outputRoot, source, lambdaBundling.outputFile);
   const result = await build({
-    absWorkingDir: repoRoot,
+    ...esbuildOptions(),
     entryPoints: [functionEntry(source)],
     outfile,
-    bundle: true,
-    platform: "node",
-    target: lambdaBundling.target,
-    format: lambdaBundling.format,
-    mainFields: [...lambdaBundling.mainFields],
-    banner: { js: lambdaBundling.banner },
-    minify: lambdaBundling.minify,
-    sourcemap: lambdaBundling.sourcemap,
-    sourcesContent: lambdaBundling.sourcesContent,
-    external: [...lambdaBundling.external],
     metafile: true,
-    logLevel: "warning",
   });
   const bytes = result.metafile.outputs[path.relative(repoRoot, outfile)]?.bytes;
   console.log(`${source.padEnd(16)} ${path.relative(repoRoot, outfile)}  ${formatKiB(bytes)}`);

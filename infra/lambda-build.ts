@@ -1,5 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { BuildOptions } from "esbuild";
 
 /**
  * How Lambda code is built: where each function's entry file is and the esbuild options. Shared by the CDK
@@ -45,3 +46,24 @@ export const lambdaBundling = {
   // @aws-sdk/* is bundled, not taken from the runtime: Lambda runs the SDK versions the unit and local-stack tests ran.
   external: [] as string[],
 } as const;
+
+/**
+ * The esbuild options `lambdaBundling` amounts to, for the scripts that run esbuild themselves (`npm run build`, the
+ * benchmark); the Lambda construct passes the same settings through CDK's NodejsFunction.
+ */
+export function esbuildOptions(): BuildOptions {
+  return {
+    absWorkingDir: repoRoot,
+    bundle: true,
+    platform: "node",
+    target: lambdaBundling.target,
+    format: lambdaBundling.format,
+    mainFields: [...lambdaBundling.mainFields],
+    banner: { js: lambdaBundling.banner },
+    minify: lambdaBundling.minify,
+    sourcemap: lambdaBundling.sourcemap,
+    sourcesContent: lambdaBundling.sourcesContent,
+    external: [...lambdaBundling.external],
+    logLevel: "warning",
+  };
+}

@@ -1,8 +1,8 @@
 // `npm run bench -- --smoke`: the benchmark end to end with tiny settings (20 jobs, time ×0.05, one cold start per
 // bundle), run as the team runs it, in a process of its own. Checks that every part produced sane output: all jobs
-// of both bursts (the quota alone, and shared) accounted for and none duplicated, the bundles built and loaded, the
-// cost and model figures finite, the report's four sections written. It does not check timings: the smoke figures
-// mean nothing, and this machine is shared.
+// of both bursts (the quota alone, and shared) accounted for and none duplicated, the bundles (and Powertools alone)
+// built and loaded, the cost and model figures finite, the report's four sections written. It does not check timings:
+// the smoke figures mean nothing, and this machine is shared.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -107,8 +107,20 @@ describe("npm run bench -- --smoke", () => {
       expect(Number.isFinite(bundle.initMs) && bundle.initMs > 0).toBe(true);
     }
     expect(report.shape.functions.every((fn) => fn.memoryMb >= 128)).toBe(true);
+    // Every handler creates a Powertools Logger; the bytes attributed to it are in every bundle.
+    for (const bundle of report.bundles.bundles) expect(bundle.powertoolsBytes, bundle.function).toBeGreaterThan(1000);
     // GenerateImage is an SQS callback task now (the waiting room), not a Lambda task.
     expect(Object.keys(report.shape.taskFunctions).sort()).toEqual(["StoreImage", "ValidatePrompt"]);
+  });
+
+  it("built and cold-started the Powertools-alone bundle in the same rounds, and reports it beside the figures before", () => {
+    const alone = report.bundles.powertoolsAlone;
+    expect(alone.samples).toBe(report.bundles.bundles[0]?.samples);
+    expect(alone.powertoolsBytes / alone.bytes).toBeGreaterThan(0.8);
+    expect(Number.isFinite(alone.initMs) && alone.initMs > 0).toBe(true);
+    expect(markdown).toContain("| Powertools alone (Logger + Metrics, as the handlers create them) |");
+    expect(markdown).toContain("before Powertools (commit 143d6da)");
+    expect(markdown).toContain("It was measured on another run, not this one");
   });
 
   it("priced 1,000 images beyond Bedrock with finite, positive figures below the Bedrock price", () => {

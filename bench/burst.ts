@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import {
   type BenchStack,
   listImageKeys,
@@ -72,6 +73,11 @@ export interface BurstResult {
     redeliveries: { sent: number; handlerFailures: number };
     apiRetries: { sent: number; replayed: number; other: number };
     bedrock: { requests: number; images: number; throttled: number; peakConcurrency: number };
+    /**
+     * The local stack's one process during the burst: CPU per succeeded job, CPU as a share of the makespan (1 = one
+     * core busy throughout), and how late its event loop ran timers (every emulator and handler shares that thread).
+     */
+    host: { cpuMsPerJob: number; cpuShare: number; eventLoopDelayMs: { p50: number; p99: number } };
   };
 }
 
@@ -151,6 +157,9 @@ async function runBurstPhase(
   const every = settings.duplicateShare > 0 ? Math.max(1, Math.round(1 / settings.duplicateShare)) : 0;
   const redeliveries: Promise<number>[] = [];
   const apiRetries: Promise<{ status: number; replayed: boolean }>[] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const cpuBefore = process.cpuUsage();
   const startedAt = Date.now();
   const { jobs, apiAnswers } = await submitJobs(bench, "burst", settings.jobs, (job, index) => {
     if (every === 0 || index % every !== 0 || !job.accepted) return;
@@ -165,6 +174,9 @@ async function runBurstPhase(
   const redelivered = await Promise.all(redeliveries);
   const retried = await Promise.all(apiRetries);
   const lastStop = Math.max(...records.map((record) => record.stopDate?.getTime() ?? Number.NaN));
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const metrics = jobMetrics(accepted, records);
   const { images, staged } = await listImageKeys(bench.stack);
   const bedrock = bench.stack.bedrock.stats;
@@ -186,6 +198,11 @@ async function runBurstPhase(
     requestsPerJob: perJob(snapshotAndReset(bench.requests), metrics.succeeded),
     apiAnswerMs: spread(apiAnswers),
     makespanMs: lastStop - startedAt,
+    host: {
+      cpuMsPerJob: cpuMs / Math.max(1, metrics.succeeded),
+      cpuShare: cpuMs / Math.max(1, Date.now() - startedAt),
+      eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6 },
+    },
     idealMs,
     ratio: (lastStop - startedAt) / idealMs,
     accepted: accepted.length,

@@ -4,6 +4,7 @@ import {
   findModel,
   SUPPORTED_MODEL_IDS,
 } from "../functions/shared/models/catalog";
+import { DEPLOYED_STATE_MACHINE } from "../statemachine/deployed-settings";
 
 /** Deploy parameters, read from CDK context (`-c key=value` or cdk.json), validated once. */
 export interface ImagegenConfig {
@@ -112,9 +113,9 @@ export const CONFIG_DEFAULTS = {
   // A 1,000-user beta: at most $200 a day on Stable Image Core ($0.04 an image) if a key leaks (README).
   dailyRequestQuota: 5_000,
   statusRetentionDays: 30,
-  stateMachineLogLevel: "ERROR" as StateMachineLogLevel,
+  stateMachineLogLevel: DEPLOYED_STATE_MACHINE.logLevel as StateMachineLogLevel,
   // Execution data would copy every prompt into the log group for its retention (docs/ARCHITECTURE.md §1.15).
-  stateMachineLogExecutionData: false,
+  stateMachineLogExecutionData: DEPLOYED_STATE_MACHINE.includeExecutionData,
   // One call in five refused: the state machine's 8 Bedrock retries still absorb it (docs/RUNBOOK.md).
   bedrockThrottleAlarmPercent: 20,
 } as const;

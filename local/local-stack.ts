@@ -279,6 +279,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       waitingRoom.heartbeatSeconds === undefined
         ? written
         : withHeartbeatSeconds(written, waitingRoom.heartbeatSeconds);
+    const createdAt = new Date();
     const runner = new StateMachineRunner({
       definition,
       dynamodb:
@@ -312,7 +313,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stepFunctionsPort.close();
     const stepFunctions = await startStepFunctionsEndpoint(
       executions,
-      STATE_MACHINE_ARN,
+      { arn: STATE_MACHINE_ARN, definition, creationDate: createdAt },
       stepFunctionsPort.port,
       runner.taskTokens,
     );

@@ -1,7 +1,25 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { DEPLOYED_STATE_MACHINE } from "../statemachine/deployed-settings";
+import { validateDefinition } from "./definition-validation";
 import type { ExecutionRecord, ExecutionStore, HistoryEvent } from "./executions";
 import { type LoopbackServer, listenOnLoopback, readBody } from "./http-server";
+import { PageTokens } from "./page-tokens";
 import type { TaskTokens } from "./task-tokens";
+
+/** The local stack's one state machine, as DescribeStateMachine tells of it. */
+export interface LocalStateMachine {
+  arn: string;
+  /** The substituted definition the runner runs. */
+  definition: Record<string, unknown>;
+  /** When the stack started: a local state machine is created with it. */
+  creationDate: Date;
+}
+
+/**
+ * A placeholder: no IAM locally (the runner calls the handlers itself). The deployed role is CDK's
+ * `ImageWorkflow`'s StateMachine role, granted only what the tasks call.
+ */
+const LOCAL_ROLE_ARN_NAME = "couch-imagegen-local-state-machine-role";
 
 /**
  * The Step Functions JSON protocol (`x-amz-json-1.0`, `X-Amz-Target: AWSStepFunctions.<Operation>`) for the
@@ -11,10 +29,13 @@ import type { TaskTokens } from "./task-tokens";
  */
 export async function startStepFunctionsEndpoint(
   store: ExecutionStore,
-  stateMachineArn: string,
+  stateMachine: LocalStateMachine,
   port: number,
   taskTokens: TaskTokens,
 ): Promise<LoopbackServer> {
+  const stateMachineArn = stateMachine.arn;
+  const pageTokens = new PageTokens();
+  const described = describeStateMachine(stateMachine);
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
     StartExecution: (input) => {
       requireMachine(input.stateMachineArn, stateMachineArn);
@@ -35,28 +56,56 @@ export async function startStepFunctionsEndpoint(
     DescribeExecution: (input) => describe(store.describe(String(input.executionArn))),
     ListExecutions: (input) => {
       requireMachine(input.stateMachineArn, stateMachineArn);
-      const all = store.list(typeof input.statusFilter === "string" ? input.statusFilter : undefined);
-      const start = input.nextToken ? Number(input.nextToken) : 0;
-      const size = typeof input.maxResults === "number" && input.maxResults > 0 ? input.maxResults : 100;
-      const page = all.slice(start, start + size);
+      const statusFilter = typeof input.statusFilter === "string" ? input.statusFilter : undefined;
+      const { items, nextToken } = pageTokens.page(
+        store.list(statusFilter),
+        `ListExecutions ${stateMachineArn} ${statusFilter ?? ""}`,
+        input,
+      );
       return {
-        executions: page.map((record) => {
+        executions: items.map((record) => {
           const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(record);
           return summary;
         }),
-        ...(start + size < all.length ? { nextToken: String(start + size) } : {}),
+        ...(nextToken ? { nextToken } : {}),
       };
     },
     GetExecutionHistory: (input) => {
-      const history = store.history(String(input.executionArn));
+      const executionArn = String(input.executionArn);
+      const history = store.history(executionArn);
       const events = input.reverseOrder ? [...history].reverse() : history;
-      const start = input.nextToken ? Number(input.nextToken) : 0;
-      const size = typeof input.maxResults === "number" && input.maxResults > 0 ? input.maxResults : 1000;
+      // 1,000 rather than AWS's 100 when maxResults is absent: callers here read a whole history in one call.
+      const { items, nextToken } = pageTokens.page(
+        events,
+        `GetExecutionHistory ${executionArn} ${input.reverseOrder === true}`,
+        input,
+        1000,
+      );
+      return { events: items.map(historyEvent), ...(nextToken ? { nextToken } : {}) };
+    },
+    ListStateMachines: (input) => {
+      const { items, nextToken } = pageTokens.page([described], "ListStateMachines", input);
       return {
-        events: events.slice(start, start + size).map(historyEvent),
-        ...(start + size < events.length ? { nextToken: String(start + size) } : {}),
+        stateMachines: items.map(({ stateMachineArn, name, type, creationDate }) => ({
+          stateMachineArn,
+          name,
+          type,
+          creationDate,
+        })),
+        ...(nextToken ? { nextToken } : {}),
       };
     },
+    DescribeStateMachine: (input) => {
+      requireMachine(input.stateMachineArn, stateMachineArn);
+      return described;
+    },
+    DescribeStateMachineForExecution: (input) => {
+      store.describe(String(input.executionArn));
+      const { status: _status, type: _type, creationDate, ...forExecution } = described;
+      // AWS answers updateDate here (the version the execution ran); the local machine is never updated.
+      return { ...forExecution, updateDate: creationDate };
+    },
+    ValidateStateMachineDefinition: (input) => validateDefinition(input),
     StopExecution: (input) => {
       const record = store.stop(
         String(input.executionArn),
@@ -125,6 +174,7 @@ async function handle(
       "TaskDoesNotExist",
       "TaskTimedOut",
       "InvalidOutput",
+      "ValidationException",
     ];
     send(known.includes(name) ? 400 : 500, { __type: known.includes(name) ? name : "InternalFailure", message });
   }
@@ -145,6 +195,28 @@ function requireToken(token: unknown): string {
     throw awsError("InvalidToken", "Invalid Token: taskToken must be 1 to 2048 characters");
   }
   return token;
+}
+
+/**
+ * DescribeStateMachine's answer: type, logging and tracing as a default deployment sets them. The deployed logging
+ * configuration also names its log group (`destinations`); locally there is none, so it is left out.
+ */
+function describeStateMachine(stateMachine: LocalStateMachine) {
+  const account = stateMachine.arn.split(":")[4];
+  return {
+    stateMachineArn: stateMachine.arn,
+    name: stateMachine.arn.slice(stateMachine.arn.lastIndexOf(":") + 1),
+    status: "ACTIVE",
+    definition: JSON.stringify(stateMachine.definition),
+    roleArn: `arn:aws:iam::${account}:role/${LOCAL_ROLE_ARN_NAME}`,
+    type: DEPLOYED_STATE_MACHINE.type,
+    creationDate: seconds(stateMachine.creationDate),
+    loggingConfiguration: {
+      level: DEPLOYED_STATE_MACHINE.logLevel,
+      includeExecutionData: DEPLOYED_STATE_MACHINE.includeExecutionData,
+    },
+    tracingConfiguration: { enabled: DEPLOYED_STATE_MACHINE.tracingEnabled },
+  };
 }
 
 function describe(record: ExecutionRecord) {

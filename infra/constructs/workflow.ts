@@ -7,6 +7,7 @@ import type { ModelChoice } from "../../functions/shared/image-request";
 import { modelChoiceEnvironment } from "../../functions/shared/model-choice-env";
 import { findModel, resolveModel, SUPPORTED_MODEL_IDS } from "../../functions/shared/models/catalog";
 import { GENERATOR_TIMEOUT_SECONDS } from "../../functions/shared/waiting-room";
+import { DEPLOYED_STATE_MACHINE } from "../../statemachine/deployed-settings";
 import { ASL_PATH, type DefinitionSubstitutions } from "../../statemachine/substitutions";
 import { acknowledgeWildcardResource } from "../nag";
 import { LambdaFunction } from "./lambda-function";
@@ -68,8 +69,8 @@ export class ImageWorkflow extends Construct {
           `(${SUPPORTED_MODEL_IDS.join(", ")}), got ${JSON.stringify(props.models)}`,
       );
     }
-    const logLevel = props.logLevel ?? LogLevel.ERROR;
-    const logExecutionData = props.logExecutionData ?? false;
+    const logLevel = props.logLevel ?? LogLevel[DEPLOYED_STATE_MACHINE.logLevel];
+    const logExecutionData = props.logExecutionData ?? DEPLOYED_STATE_MACHINE.includeExecutionData;
     if (logExecutionData && logLevel === LogLevel.OFF) {
       throw new Error("logExecutionData needs a logLevel other than OFF (nothing is logged at OFF); omit one of them");
     }
@@ -129,7 +130,7 @@ export class ImageWorkflow extends Construct {
     });
 
     this.stateMachine = new StateMachine(this, "StateMachine", {
-      stateMachineType: StateMachineType.STANDARD,
+      stateMachineType: StateMachineType[DEPLOYED_STATE_MACHINE.type],
       comment: "couch-imagegen: prompt in, PNG in S3 out",
       // Inline, not fromFile (an S3 asset): the template carries the definition, so `cdk diff` shows its changes.
       definitionBody: DefinitionBody.fromString(readFileSync(ASL_PATH, "utf8")),
@@ -140,7 +141,7 @@ export class ImageWorkflow extends Construct {
         JobStatusTableName: storage.jobStatusTable.tableName,
         // The same placeholders the local stack fills: a renamed one fails type-checking here, not at deploy time.
       } satisfies Record<keyof DefinitionSubstitutions, string>,
-      tracingEnabled: true,
+      tracingEnabled: DEPLOYED_STATE_MACHINE.tracingEnabled,
       logs: { destination: this.logGroup, level: logLevel, includeExecutionData: logExecutionData },
     });
     if (logLevel !== LogLevel.ALL) {

@@ -360,6 +360,35 @@ export async function awsCli(args: string[]): Promise<Record<string, unknown>> {
   }
 }
 
+/** What a CLI printed and how it exited. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `<cli> --no-sign-request --region us-east-1 --output json stepfunctions <args> --endpoint-url <endpoint>`, to its
+ * exit, failures included (for the tests that check a CLI's error answer): `cli` is either AWS CLI.
+ */
+export async function stepFunctionsCli(cli: string, endpoint: string, args: string[]): Promise<CliResult> {
+  const argv = ["--no-sign-request", "--region", LOCAL_REGION, "--output", "json", "stepfunctions", ...args];
+  try {
+    const { stdout, stderr } = await execFileAsync(cli, [...argv, "--endpoint-url", endpoint], {
+      env: toolEnvironment(),
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === "number" ? failed.code : -1,
+      stdout: failed.stdout ?? "",
+      stderr: failed.stderr ?? "",
+    };
+  }
+}
+
 export function assertAwsCli(): void {
   if (cliMissing) {
     throw new Error(

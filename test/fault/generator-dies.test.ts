@@ -14,31 +14,27 @@
 // - a task answered by hand with each AWS CLI: `send-task-failure` ends the job FAILED with the error given, and
 //   `send-task-heartbeat` answers InvalidToken for a token that is not one and TaskDoesNotExist once the task is over.
 // It cannot verify Lambda's own handling of a crashed invocation, SQS's or Step Functions' real timers, or IAM.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { DescribeExecutionCommand, SendTaskHeartbeatCommand } from "@aws-sdk/client-sfn";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseGenerateMessage } from "../../functions/shared/waiting-room";
 import { DEFAULT_FAULTS } from "../../local/bedrock-stand-in";
-import { LOCAL_REGION } from "../../local/emulators";
 import type { SqsHandler } from "../../local/local-stack";
 import {
   AlertsInbox,
   AWS_CLIS,
+  type CliResult,
   executionArnOf,
   imageKeyOf,
   objectExists,
   pollUntil,
   stagingKeyOf,
+  stepFunctionsCli,
   submitJob,
-  toolEnvironment,
   waitForJob,
 } from "../e2e/helpers";
 import { attemptsOf, concernsJob, type FaultStack, historyOf, startFaultStack } from "./fault-stack";
-
-const execFileAsync = promisify(execFile);
 
 const VISIBILITY_TIMEOUT_SECONDS = 2;
 const MAX_RECEIVES = 3;
@@ -241,31 +237,6 @@ describe("no execution waits forever", () => {
   });
 });
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `<cli> --no-sign-request --region us-east-1 stepfunctions <args>` against the stack's endpoint, to its exit. */
-async function stepFunctionsCli(cli: string, args: string[]): Promise<CliResult> {
-  const argv = ["--no-sign-request", "--region", LOCAL_REGION, "stepfunctions", ...args];
-  try {
-    const { stdout, stderr } = await execFileAsync(cli, [...argv, "--endpoint-url", env.stack.stepFunctionsUrl], {
-      env: toolEnvironment(),
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
-    return {
-      code: typeof failed.code === "number" ? failed.code : -1,
-      stdout: failed.stdout ?? "",
-      stderr: failed.stderr ?? "",
-    };
-  }
-}
-
 describe("a task answered by hand with the AWS CLI", () => {
   // The two CLIs side by side, each on its own job.
   for (const cli of AWS_CLIS) {
@@ -289,7 +260,7 @@ describe("a task answered by hand with the AWS CLI", () => {
       }, 1000);
       let failed: CliResult;
       try {
-        failed = await stepFunctionsCli(path, [
+        failed = await stepFunctionsCli(path, env.stack.stepFunctionsUrl, [
           "send-task-failure",
           "--task-token",
           taskToken,
@@ -303,8 +274,8 @@ describe("a task answered by hand with the AWS CLI", () => {
       }
       const job = await waitForJob(env, jobId);
       const [ended, notAToken] = await Promise.all([
-        stepFunctionsCli(path, ["send-task-heartbeat", "--task-token", taskToken]),
-        stepFunctionsCli(path, ["send-task-heartbeat", "--task-token", "not-a-task-token"]),
+        stepFunctionsCli(path, env.stack.stepFunctionsUrl, ["send-task-heartbeat", "--task-token", taskToken]),
+        stepFunctionsCli(path, env.stack.stepFunctionsUrl, ["send-task-heartbeat", "--task-token", "not-a-task-token"]),
       ]);
 
       expect(failed).toMatchObject({ code: 0, stderr: "" });

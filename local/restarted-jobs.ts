@@ -1,5 +1,6 @@
 import { CopyObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { isMissingObject } from "../functions/shared/aws-errors";
 import { imageKey, outputFormatOf, stagingKey } from "../functions/shared/image-keys";
 import { parseGenerateMessage } from "../functions/shared/waiting-room";
 
@@ -58,7 +59,7 @@ async function exists(deps: KeepPaidImagesDeps, key: string): Promise<boolean> {
     await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key }));
     return true;
   } catch (error) {
-    if (error instanceof Error && (error.name === "NotFound" || error.name === "NoSuchKey")) return false;
+    if (isMissingObject(error)) return false;
     throw error;
   }
 }

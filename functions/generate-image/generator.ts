@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { errorMessage, errorName, httpStatusOf } from "../shared/aws-errors";
+import { errorMessage, errorName, httpStatusOf, isMissingObject } from "../shared/aws-errors";
 import { outputFormatOf, stagingKey } from "../shared/image-keys";
 import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
 import { excerpt } from "../shared/quoted-text";
@@ -129,9 +129,8 @@ async function stagedImage(message: GenerateMessage, deps: GeneratorDeps): Promi
       outputFormat: request.outputFormat,
     };
   } catch (error) {
-    const name = errorName(error);
     // Without s3:ListBucket (the generator has GetObject on the staging keys only) S3 answers a missing key with 403.
-    if (name === "NotFound" || name === "NoSuchKey" || httpStatusOf(error) === 403) return undefined;
+    if (isMissingObject(error) || httpStatusOf(error) === 403) return undefined;
     throw error;
   }
 }

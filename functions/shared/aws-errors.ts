@@ -19,3 +19,9 @@ export function errorName(error: unknown): string {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** S3's answer for a key with no object: NoSuchKey (GetObject, CopyObject's source) or NotFound (HeadObject). */
+export function isMissingObject(error: unknown): boolean {
+  const name = errorName(error);
+  return name === "NoSuchKey" || name === "NotFound";
+}

@@ -1,5 +1,5 @@
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { errorMessage, errorName, httpStatusOf, isNetworkFailure } from "../shared/aws-errors";
+import { errorMessage, errorName, httpStatusOf, isMissingObject, isNetworkFailure } from "../shared/aws-errors";
 import { imageKey, outputFormatOf, s3Uri, stagingKey } from "../shared/image-keys";
 import { failureAttributes, type PipelineLogger, SILENT_LOGGER } from "../shared/logger";
 import type { OutputFormat } from "../shared/models/family";
@@ -91,11 +91,6 @@ async function exists(deps: StoreImageDeps, key: string): Promise<boolean> {
     if (isMissingObject(error)) return false;
     throw s3Error(error, `check ${key}`);
   }
-}
-
-function isMissingObject(error: unknown): boolean {
-  const name = errorName(error);
-  return name === "NoSuchKey" || name === "NotFound";
 }
 
 /** `S3TransientError` (500/503/SlowDown/network: the state machine retries it) or `S3Error` (final). */

@@ -12,7 +12,6 @@ import {
   Stats,
   TextWidget,
 } from "aws-cdk-lib/aws-cloudwatch";
-import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import {
@@ -20,20 +19,13 @@ import {
   PIPELINE_METRICS_NAMESPACE,
   PIPELINE_METRICS_SERVICE,
 } from "../../functions/shared/metric-names";
-import { bedrockThrottleRate, FUNCTION_ALARMS, type PipelineFunctions } from "./health-metrics";
+import { bedrockThrottleRate, FUNCTION_ALARMS, type PipelineFunctions, type PipelineQueues } from "./health-metrics";
 import type { PipelineMonitoring } from "./monitoring";
 
-export interface PipelineDashboardProps {
+export interface PipelineDashboardProps extends PipelineQueues {
   /** The alarms shown in the status widget. */
   readonly monitoring: PipelineMonitoring;
   readonly apiStage: Stage;
-  readonly queue: IQueue;
-  readonly deadLetterQueue: IQueue;
-  /** The waiting room: jobs GenerateImage queued for the generator. */
-  readonly generateQueue: IQueue;
-  readonly generateDeadLetterQueue: IQueue;
-  /** The failure notices' DLQ: failed-execution events the notifier could not notice. */
-  readonly failureNoticeDeadLetterQueue: IQueue;
   readonly stateMachine: StateMachine;
   readonly functions: PipelineFunctions;
   /** Every model GenerateImage may invoke: one line each on the Bedrock graphs. */

@@ -1,6 +1,7 @@
 import { Duration } from "aws-cdk-lib";
 import { MathExpression, Metric, Stats } from "aws-cdk-lib/aws-cloudwatch";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import {
   PIPELINE_METRIC_DIMENSIONS,
   PIPELINE_METRICS,
@@ -11,6 +12,17 @@ import {
 // What the pipeline's health is measured by, shared by its alarms (monitoring.ts) and its dashboard (dashboard.ts).
 
 /** The pipeline's Lambda functions by role: each gets an errors and a throttles alarm (and dashboard lines). */
+/** The pipeline's queues, as monitoring alarms on them and the dashboard graphs them. */
+export interface PipelineQueues {
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /** The waiting room: jobs GenerateImage queued for the generator. */
+  readonly generateQueue: IQueue;
+  readonly generateDeadLetterQueue: IQueue;
+  /** The failure notices' DLQ: failed-execution events the notifier could not notice. */
+  readonly failureNoticeDeadLetterQueue: IQueue;
+}
+
 export interface PipelineFunctions {
   readonly startJobApi: IFunction;
   readonly startJobQueue: IFunction;

@@ -17,7 +17,6 @@ import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
-import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { FAILURE_NOTICE_MAX_RECEIVES } from "../../functions/shared/failure-notices";
@@ -28,21 +27,15 @@ import {
   FUNCTION_ALARMS,
   type FunctionAlarmPolicy,
   type PipelineFunctions,
+  type PipelineQueues,
   pipelineBedrockThrottleRate,
 } from "./health-metrics";
 
-export interface PipelineMonitoringProps {
+export interface PipelineMonitoringProps extends PipelineQueues {
   /** Receives the pipeline-unhealthy alarm's ALARM and OK notices (and the failure notices, FailureNotices). */
   readonly alertEmail: string;
   /** The REST API stage whose 5XX rate is watched. */
   readonly apiStage: Stage;
-  readonly queue: IQueue;
-  readonly deadLetterQueue: IQueue;
-  /** The waiting room: jobs GenerateImage queued for the generator. */
-  readonly generateQueue: IQueue;
-  readonly generateDeadLetterQueue: IQueue;
-  /** The failure notices' DLQ: failed-execution events the notifier could not notice. */
-  readonly failureNoticeDeadLetterQueue: IQueue;
   readonly stateMachine: StateMachine;
   readonly functions: PipelineFunctions;
   /** Age of the oldest queued message, in seconds, that raises the queue alarm. */

@@ -116,6 +116,7 @@ export async function statusCommand(jobId: string, context: CommandContext): Pro
       ["updatedAt", job.updatedAt],
       ["waitingSince", job.waitingSince],
       ["waitedSeconds", job.waitedSeconds?.toString()],
+      ["bedrockCalls", job.bedrockCalls?.toString()],
     ]),
   );
   return ExitCode.Ok;

@@ -135,7 +135,11 @@ async function stagedImage(message: GenerateMessage, deps: GeneratorDeps): Promi
   }
 }
 
-/** WAITING → RUNNING, keeping the first time the job left the waiting room. The status is shown, not relied on. */
+/**
+ * WAITING → RUNNING, keeping the first time the job left the waiting room, and counting the Bedrock calls made for the
+ * job (`bedrockCalls`: more than one means throttles put it back, or the state machine retried it). The status is
+ * shown, not relied on.
+ */
 async function markRunning(jobId: string, deps: GeneratorDeps, log: PipelineLogger): Promise<void> {
   const now = (deps.now?.() ?? new Date()).toISOString();
   try {
@@ -144,15 +148,21 @@ async function markRunning(jobId: string, deps: GeneratorDeps, log: PipelineLogg
         TableName: deps.tableName,
         Key: { jobId: { S: jobId } },
         UpdateExpression:
-          "SET #status = :running, #generatingSince = if_not_exists(#generatingSince, :now), #updatedAt = :now",
+          "SET #status = :running, #generatingSince = if_not_exists(#generatingSince, :now), #updatedAt = :now ADD #bedrockCalls :one",
         // Never over a final status, and never creates a record: RecordRunning wrote it before the message was sent.
         ConditionExpression: "#status IN (:waiting, :running)",
         ExpressionAttributeNames: {
           "#status": "status",
           "#generatingSince": "generatingSince",
           "#updatedAt": "updatedAt",
+          "#bedrockCalls": "bedrockCalls",
         },
-        ExpressionAttributeValues: { ":running": { S: "RUNNING" }, ":waiting": { S: "WAITING" }, ":now": { S: now } },
+        ExpressionAttributeValues: {
+          ":running": { S: "RUNNING" },
+          ":waiting": { S: "WAITING" },
+          ":now": { S: now },
+          ":one": { N: "1" },
+        },
       }),
     );
   } catch (error) {

@@ -40,6 +40,11 @@ export interface JobStatus {
    * (fixed from then on); up to its end for a job that ended without being taken. Present with `waitingSince`.
    */
   waitedSeconds?: number;
+  /**
+   * How many times a generator called Bedrock for the job: each throttle that put it back in the waiting room and
+   * each retry of the state machine is one more. Absent until a generator takes the job.
+   */
+  bedrockCalls?: number;
 }
 
 export interface JobStatusDeps {
@@ -141,6 +146,7 @@ async function fromRecord(item: Record<string, unknown>, deps: JobStatusDeps): P
     ]),
   };
   if (typeof item.seed === "number") job.seed = item.seed;
+  if (typeof item.bedrockCalls === "number") job.bedrockCalls = item.bedrockCalls;
   if (typeof item.cause === "string") job.cause = readableCause(item.cause);
   const now = deps.now?.() ?? new Date();
   Object.assign(job, waitingRoomFields(item, job.status, now));

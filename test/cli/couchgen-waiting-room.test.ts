@@ -78,7 +78,7 @@ function recordPlays(...statuses: ("WAITING" | "RUNNING" | "SUCCEEDED")[]): void
     source: "api",
     createdAt: "2026-11-23T11:59:47.000Z",
     waitingSince: WAITING_SINCE,
-    ...(status === "WAITING" ? {} : { generatingSince: GENERATING_SINCE }),
+    ...(status === "WAITING" ? {} : { generatingSince: GENERATING_SINCE, bedrockCalls: 2 }),
     ...(status === "SUCCEEDED" ? { s3Uri: S3_URI } : {}),
   }));
   let reads = 0;
@@ -114,6 +114,7 @@ describe("wait", () => {
       status: "SUCCEEDED",
       waitingSince: WAITING_SINCE,
       waitedSeconds: 7.5,
+      bedrockCalls: 2,
     });
   });
 
@@ -155,6 +156,7 @@ describe("status", () => {
       createdAt: "2026-11-23T11:59:47.000Z",
       waitingSince: WAITING_SINCE,
       waitedSeconds: 7.5,
+      bedrockCalls: 2,
     });
   });
 });

@@ -338,7 +338,7 @@ describe("generateFromQueue 2: the staged image", () => {
 });
 
 describe("generateFromQueue 3: the RUNNING status", () => {
-  it("sets RUNNING over WAITING or RUNNING only, keeping the first generatingSince", async () => {
+  it("sets RUNNING over WAITING or RUNNING only, keeping the first generatingSince and counting the Bedrock call", async () => {
     // Act
     await generate(sqsRecord(generateMessage()));
 
@@ -347,17 +347,19 @@ describe("generateFromQueue 3: the RUNNING status", () => {
       TableName: TABLE,
       Key: { jobId: { S: "job-1" } },
       UpdateExpression:
-        "SET #status = :running, #generatingSince = if_not_exists(#generatingSince, :now), #updatedAt = :now",
+        "SET #status = :running, #generatingSince = if_not_exists(#generatingSince, :now), #updatedAt = :now ADD #bedrockCalls :one",
       ConditionExpression: "#status IN (:waiting, :running)",
       ExpressionAttributeNames: {
         "#status": "status",
         "#generatingSince": "generatingSince",
         "#updatedAt": "updatedAt",
+        "#bedrockCalls": "bedrockCalls",
       },
       ExpressionAttributeValues: {
         ":running": { S: "RUNNING" },
         ":waiting": { S: "WAITING" },
         ":now": { S: NOW.toISOString() },
+        ":one": { N: "1" },
       },
     });
   });

@@ -47,6 +47,7 @@ function statusRecord(overrides: Record<string, unknown> = {}): Record<string, u
     executionArn: EXECUTION_ARN,
     createdAt: "2026-11-23T11:59:58.000Z",
     updatedAt: "2026-11-23T11:59:59.000Z",
+    bedrockCalls: 3,
     expiresAt: 1_766_491_198,
     ...overrides,
   };
@@ -348,6 +349,7 @@ describe("getJobStatus: from the status record", () => {
         executionArn: EXECUTION_ARN,
         createdAt: "2026-11-23T11:59:58.000Z",
         updatedAt: "2026-11-23T11:59:59.000Z",
+        bedrockCalls: 3,
       },
     });
     expect(documentsMock.commandCalls(GetCommand)[0]?.args[0].input).toEqual({

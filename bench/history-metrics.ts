@@ -11,14 +11,16 @@ export interface TaskAttempt {
 /**
  * Billed state transitions of one execution, counted as Step Functions bills them: one per state entered, plus one
  * per retry ("each retry will be charged as an additional state transition", Step Functions pricing page).
- * A retry shows in the history as a TaskScheduled that carries a retryAttempt.
+ * A retry shows in the history as a TaskScheduled that follows from the task's TaskFailed or TaskTimedOut.
  */
 export function stateTransitions(history: readonly HistoryEvent[]): { entered: number; retries: number } {
   let entered = 0;
   let retries = 0;
+  const typeById = new Map(history.map((event) => [event.id, event.type]));
   for (const event of history) {
     if (event.type.endsWith("StateEntered")) entered++;
-    if (event.type === "TaskScheduled" && scheduledDetails(event).retryAttempt !== undefined) retries++;
+    const after = typeById.get(event.previousEventId);
+    if (event.type === "TaskScheduled" && (after === "TaskFailed" || after === "TaskTimedOut")) retries++;
   }
   return { entered, retries };
 }
@@ -66,10 +68,6 @@ export function taskAttempts(history: readonly HistoryEvent[]): TaskAttempt[] {
     }
   }
   return attempts;
-}
-
-function scheduledDetails(event: HistoryEvent): { retryAttempt?: unknown } {
-  return detail(event, "taskScheduledEventDetails");
 }
 
 function detail(event: HistoryEvent, key: string): Record<string, unknown> {

@@ -96,9 +96,9 @@ function imageBytesOf(record: ExecutionRecord): number {
   for (const event of record.history) {
     const details = event.taskSucceededEventDetails as { output?: string } | undefined;
     if (event.type !== "TaskSucceeded" || !details?.output?.includes('"stagingKey"')) continue;
-    // AWS puts the raw task result here ({Payload}); the local history, the state's output ($.image).
-    const output = JSON.parse(details.output) as { Payload?: { bytes?: number }; image?: { bytes?: number } };
-    return output.Payload?.bytes ?? output.image?.bytes ?? 0;
+    // The task's own result, as AWS writes it: what the generator gave SendTaskSuccess.
+    const output = JSON.parse(details.output) as { bytes?: number };
+    return output.bytes ?? 0;
   }
   return 0;
 }

@@ -1,15 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { EventLog, ExecutionOutcome, ExecutionStatus, StateMachineRunner } from "./state-machine-runner";
+import { type HistoryEvent, type HistorySource, type Redrive, redrivePoint, toHistory } from "./execution-history";
+import type { ExecutionOutcome, ExecutionStatus, RunningExecution, StateMachineRunner } from "./state-machine-runner";
 
-/** A Step Functions history event, shaped as GetExecutionHistory returns it. */
-export interface HistoryEvent {
-  id: number;
-  previousEventId: number;
-  timestamp: Date;
-  type: string;
-  [details: string]: unknown;
-}
+export type { HistoryEvent } from "./execution-history";
 
 export interface ExecutionRecord {
   executionArn: string;
@@ -22,6 +16,10 @@ export interface ExecutionRecord {
   cause?: string;
   startDate: Date;
   stopDate?: Date;
+  /** How many times RedriveExecution restarted it, as DescribeExecution counts; absent: never. */
+  redriveCount?: number;
+  /** When it was last redriven. */
+  redriveDate?: Date;
   history: HistoryEvent[];
 }
 
@@ -34,6 +32,23 @@ export class ExecutionDoesNotExistError extends Error {
   override name = "ExecutionDoesNotExist";
 }
 
+/** RedriveExecution refused: the message is the redriveStatusReason DescribeExecution gives. */
+export class ExecutionNotRedrivableError extends Error {
+  override name = "ExecutionNotRedrivable";
+}
+
+/** A Standard execution can be redriven for 14 days after it ended (RedriveExecution). */
+const REDRIVABLE_FOR_MS = 14 * 24 * 60 * 60 * 1000;
+/** A history must leave room for ExecutionRedriven and one more event under the 25,000-event quota. */
+const REDRIVABLE_HISTORY_EVENTS = 24_999;
+/** RedriveExecution answers a repeated client token idempotently for 15 minutes. */
+const REDRIVE_TOKEN_VALID_MS = 15 * 60 * 1000;
+
+/** DescribeExecution's redriveStatus, with the reason when it is NOT_REDRIVABLE. */
+export type RedriveStatus =
+  | { redriveStatus: "REDRIVABLE" }
+  | { redriveStatus: "NOT_REDRIVABLE"; redriveStatusReason: string };
+
 export interface ExecutionStoreOptions {
   runner: StateMachineRunner;
   stateMachineArn: string;
@@ -43,30 +58,46 @@ export interface ExecutionStoreOptions {
   onFinished?: (record: ExecutionRecord) => void;
 }
 
+interface Run {
+  execution: RunningExecution;
+  done: Promise<void>;
+  /** A redriven run: the history before it, which its events continue. */
+  redrive?: Redrive;
+}
+
 /**
  * The executions of the one local state machine: starts them on the runner with Standard-workflow name idempotency,
- * keeps status, input, output and a Step Functions-shaped history, and persists them under `directory`.
+ * redrives them as RedriveExecution does, keeps status, input, output and a Step Functions-shaped history, and
+ * persists them under `directory`.
  */
 export class ExecutionStore {
   private readonly records = new Map<string, ExecutionRecord>();
-  private readonly running = new Map<string, { stop: () => void; done: Promise<void>; events: EventLog[] }>();
+  private readonly running = new Map<string, Run>();
+  /** RedriveExecution's client tokens of the last successful redrives, by execution (the last 10, for 15 minutes). */
+  private readonly redriveTokens = new Map<string, { token: string; at: number }[]>();
 
   constructor(private readonly options: ExecutionStoreOptions) {
     if (options.directory) mkdirSync(options.directory, { recursive: true });
   }
 
-  /** Loads persisted executions; those that were RUNNING when the stack stopped start again from the beginning. */
+  /**
+   * Loads persisted executions; those that were RUNNING when the stack stopped start again from the beginning, or,
+   * if redriven, from where their redrive started.
+   */
   resume(): ExecutionRecord[] {
     if (!this.options.directory) return [];
     const restarted: ExecutionRecord[] = [];
     for (const file of readdirSync(this.options.directory).filter((name) => name.endsWith(".json"))) {
       const record = reviveRecord(JSON.parse(readFileSync(join(this.options.directory, file), "utf8")));
       this.records.set(record.executionArn, record);
-      if (record.status === "RUNNING") {
+      if (record.status !== "RUNNING") continue;
+      if (record.redriveCount) {
+        this.run(record, { previous: record.history, redriveCount: record.redriveCount });
+      } else {
         record.history = [];
         this.run(record);
-        restarted.push(record);
       }
+      restarted.push(record);
     }
     return restarted;
   }
@@ -92,6 +123,54 @@ export class ExecutionStore {
     return { record, created: true };
   }
 
+  /**
+   * RedriveExecution as AWS does it for a Standard workflow: a FAILED, ABORTED or TIMED_OUT execution that ended in
+   * the last 14 days runs again under the same ARN and name from its unsuccessful state (the one it entered and never
+   * left) with the input that state was entered with; the states that succeeded are not run again. Its history goes
+   * on after an ExecutionRedriven event. AWS's rule is "from the unsuccessful step, with the same input as the last
+   * non-successful state", and no page we found makes an exception for a Fail state: a job that failed through
+   * RecordFailed into Failed (a Fail state) is redriven from Failed, and so fails again at once, as on AWS. What
+   * redrive helps is a job stopped or timed out in a step, or a step that failed with no Catch.
+   */
+  redrive(executionArn: string, clientToken?: string): ExecutionRecord {
+    const record = this.describe(executionArn);
+    // A repeated request (an SDK retry sends the same token) answers as the first did rather than redriving again.
+    const tokens = (this.redriveTokens.get(executionArn) ?? []).filter(
+      (used) => Date.now() - used.at < REDRIVE_TOKEN_VALID_MS,
+    );
+    if (clientToken && tokens.some((used) => used.token === clientToken)) return record;
+    const status = this.redriveStatus(record);
+    if (status.redriveStatus === "NOT_REDRIVABLE") throw new ExecutionNotRedrivableError(status.redriveStatusReason);
+    const previous = record.history;
+    record.status = "RUNNING";
+    record.redriveCount = (record.redriveCount ?? 0) + 1;
+    record.redriveDate = new Date();
+    record.stopDate = undefined;
+    record.output = undefined;
+    record.error = undefined;
+    record.cause = undefined;
+    this.run(record, { previous, redriveCount: record.redriveCount });
+    if (clientToken)
+      this.redriveTokens.set(executionArn, [...tokens, { token: clientToken, at: Date.now() }].slice(-10));
+    return record;
+  }
+
+  /** Whether RedriveExecution would take the execution now, and if not why, in DescribeExecution's words. */
+  redriveStatus(record: ExecutionRecord): RedriveStatus {
+    const refuse = (redriveStatusReason: string): RedriveStatus => ({
+      redriveStatus: "NOT_REDRIVABLE",
+      redriveStatusReason,
+    });
+    if (record.status === "RUNNING" || record.status === "SUCCEEDED") {
+      return refuse(`Execution is ${record.status} and cannot be redriven.`);
+    }
+    if (record.stopDate && Date.now() - record.stopDate.getTime() > REDRIVABLE_FOR_MS) {
+      return refuse("Execution redrivable period exceeded.");
+    }
+    if (record.history.length >= REDRIVABLE_HISTORY_EVENTS) return refuse("Execution history event limit exceeded.");
+    return { redriveStatus: "REDRIVABLE" };
+  }
+
   describe(executionArn: string): ExecutionRecord {
     const record = this.records.get(executionArn);
     if (!record) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
@@ -101,8 +180,8 @@ export class ExecutionStore {
   /** The history so far: a running execution's grows as it runs, as GetExecutionHistory shows it on AWS. */
   history(executionArn: string): HistoryEvent[] {
     const record = this.describe(executionArn);
-    const running = this.running.get(executionArn);
-    return running ? toHistory(running.events, record, this.options.runner.taskResources) : record.history;
+    const run = this.running.get(executionArn);
+    return run ? toHistory(run.execution, this.historySource(record), run.redrive) : record.history;
   }
 
   /** Newest first, as ListExecutions answers. */
@@ -117,7 +196,7 @@ export class ExecutionStore {
     if (record.status === "RUNNING") {
       record.error = error;
       record.cause = cause;
-      this.running.get(executionArn)?.stop();
+      this.running.get(executionArn)?.execution.stop();
     }
     return record;
   }
@@ -138,27 +217,53 @@ export class ExecutionStore {
     return this.running.size;
   }
 
-  private run(record: ExecutionRecord): void {
-    const execution = this.options.runner.start(JSON.parse(record.input), {
-      executionArn: record.executionArn,
-      name: record.name,
-      stateMachineArn: record.stateMachineArn,
-    });
+  private run(record: ExecutionRecord, redrive?: Redrive): void {
+    const from: { startAt?: string; input: unknown } = redrive
+      ? this.redriveFrom(record, redrive.previous)
+      : { input: JSON.parse(record.input) };
+    const execution = this.options.runner.start(
+      from.input,
+      { executionArn: record.executionArn, name: record.name, stateMachineArn: record.stateMachineArn },
+      { startAt: from.startAt },
+    );
     this.persist(record);
-    const done = execution.outcome.then((outcome) => this.finish(record, outcome, execution.events));
-    this.running.set(record.executionArn, { stop: execution.stop, done, events: execution.events });
+    const done = execution.outcome.then((outcome) => this.finish(record, outcome));
+    this.running.set(record.executionArn, { execution, done, redrive });
   }
 
-  private finish(record: ExecutionRecord, outcome: ExecutionOutcome, events: EventLog[]): void {
+  /**
+   * The state a redrive starts from, and its input: the one the history shows unfinished; after a stop between two
+   * states, the next one (every state of ours that exits names its Next: there is no Choice); before any, the start.
+   */
+  private redriveFrom(record: ExecutionRecord, history: readonly HistoryEvent[]): { startAt?: string; input: unknown } {
+    const { unsuccessful, lastExited } = redrivePoint(history);
+    if (unsuccessful) return { startAt: unsuccessful.state, input: JSON.parse(unsuccessful.input) };
+    const next = lastExited ? this.options.runner.states[lastExited.state]?.Next : undefined;
+    if (lastExited && next) return { startAt: next, input: JSON.parse(lastExited.output) };
+    return { input: JSON.parse(record.input) };
+  }
+
+  private finish(record: ExecutionRecord, outcome: ExecutionOutcome): void {
+    const run = this.running.get(record.executionArn);
     record.status = outcome.status;
     record.stopDate = new Date();
     if (outcome.status === "SUCCEEDED") record.output = JSON.stringify(outcome.output ?? null);
     if (outcome.error) record.error = outcome.error;
     if (outcome.cause) record.cause = outcome.cause;
-    record.history = toHistory(events, record, this.options.runner.taskResources);
+    if (run) record.history = toHistory(run.execution, this.historySource(record), run.redrive);
     this.running.delete(record.executionArn);
     this.persist(record);
     this.options.onFinished?.(record);
+  }
+
+  private historySource(record: ExecutionRecord): HistorySource {
+    return {
+      executionArn: record.executionArn,
+      stateMachineArn: record.stateMachineArn,
+      states: this.options.runner.states,
+      stopError: record.error,
+      stopCause: record.cause,
+    };
   }
 
   private persist(record: ExecutionRecord): void {
@@ -175,126 +280,9 @@ function reviveRecord(raw: ExecutionRecord): ExecutionRecord {
     ...raw,
     startDate: new Date(raw.startDate),
     stopDate: raw.stopDate ? new Date(raw.stopDate) : undefined,
+    redriveDate: raw.redriveDate ? new Date(raw.redriveDate) : undefined,
     history: raw.history.map((event) => ({ ...event, timestamp: new Date(event.timestamp) })),
   };
-}
-
-const STATE_TYPE_PREFIX: Record<string, string> = {
-  Task: "Task",
-  Pass: "Pass",
-  Choice: "Choice",
-  Wait: "Wait",
-  Succeed: "Succeed",
-  Fail: "Fail",
-  Map: "Map",
-  Parallel: "Parallel",
-};
-
-/**
- * Turns the runner's event log into Step Functions history events (the types and detail fields the console and
- * `aws stepfunctions get-execution-history` show). Each task run is TaskScheduled (naming its resource as AWS does:
- * `lambda` `invoke`, `sqs` `sendMessage.waitForTaskToken`, `dynamodb` `updateItem`), TaskStarted, then TaskSucceeded,
- * TaskFailed or TaskTimedOut (a heartbeat or task timeout); a retried task shows its failure then a new TaskScheduled,
- * as on AWS. A task whose error a Catch took shows its failure then TaskStateExited, with no TaskSucceeded.
- */
-export function toHistory(
-  events: EventLog[],
-  record: ExecutionRecord,
-  taskResources: Record<string, string> = {},
-): HistoryEvent[] {
-  const history: HistoryEvent[] = [];
-  const push = (timestamp: number, type: string, details: Record<string, unknown>) => {
-    history.push({
-      id: history.length + 1,
-      previousEventId: history.length,
-      timestamp: new Date(timestamp),
-      type,
-      ...details,
-    });
-  };
-  const json = (value: unknown) => JSON.stringify(value ?? null);
-  const schedule = (timestamp: number, name: string | undefined, retryAttempt?: number) => {
-    const resource = describeResource(name === undefined ? undefined : taskResources[name]);
-    push(timestamp, "TaskScheduled", {
-      taskScheduledEventDetails: {
-        ...resource,
-        region: record.executionArn.split(":")[3],
-        ...(retryAttempt === undefined ? {} : { retryAttempt }),
-      },
-    });
-    push(timestamp, "TaskStarted", { taskStartedEventDetails: resource });
-  };
-  let caught = false;
-  for (const event of events) {
-    const state = event.state;
-    const prefix = state ? (STATE_TYPE_PREFIX[state.type] ?? state.type) : "";
-    switch (event.type) {
-      case "ExecutionStarted":
-        push(event.timestamp, "ExecutionStarted", {
-          executionStartedEventDetails: { input: json(event.input), roleArn: "arn:aws:iam::123456789012:role/local" },
-        });
-        break;
-      case "StateEntered":
-        push(event.timestamp, `${prefix}StateEntered`, {
-          stateEnteredEventDetails: { name: state?.name, input: json(state?.input) },
-        });
-        if (state?.type === "Task") schedule(event.timestamp, state.name);
-        break;
-      case "StateRetried":
-        schedule(event.timestamp, state?.name, event.retry?.attempt);
-        break;
-      case "StateFailed": {
-        if (state?.type !== "Task") break;
-        const details = {
-          ...describeResource(taskResources[state.name]),
-          error: event.Error,
-          cause: String(event.Cause ?? ""),
-        };
-        if (event.Error === "States.Timeout" || event.Error === "States.HeartbeatTimeout") {
-          push(event.timestamp, "TaskTimedOut", { taskTimedOutEventDetails: details });
-        } else {
-          push(event.timestamp, "TaskFailed", { taskFailedEventDetails: details });
-        }
-        break;
-      }
-      case "StateCaught":
-        caught = true;
-        break;
-      case "StateExited":
-        if (state?.type === "Task" && !caught)
-          push(event.timestamp, "TaskSucceeded", {
-            taskSucceededEventDetails: { ...describeResource(taskResources[state.name]), output: json(state.output) },
-          });
-        push(event.timestamp, `${prefix}StateExited`, {
-          stateExitedEventDetails: { name: state?.name, output: json(state?.output) },
-        });
-        caught = false;
-        break;
-      case "ExecutionSucceeded":
-        push(event.timestamp, "ExecutionSucceeded", { executionSucceededEventDetails: { output: json(event.output) } });
-        break;
-      case "ExecutionFailed":
-        push(event.timestamp, "ExecutionFailed", {
-          executionFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? "") },
-        });
-        break;
-      case "ExecutionAborted":
-        push(event.timestamp, "ExecutionAborted", {
-          executionAbortedEventDetails: { error: record.error, cause: record.cause },
-        });
-        break;
-      case "ExecutionTimeout":
-        push(event.timestamp, "ExecutionTimedOut", { executionTimedOutEventDetails: { error: "States.Timeout" } });
-        break;
-    }
-  }
-  return history;
-}
-
-/** `arn:aws:states:::sqs:sendMessage.waitForTaskToken` → resourceType `sqs`, resource `sendMessage.waitForTaskToken`. */
-function describeResource(resourceArn: string | undefined): { resourceType: string; resource: string } {
-  const match = /^arn:aws:states:::([\w-]+):(.+)$/.exec(resourceArn ?? "");
-  return match ? { resourceType: match[1]!, resource: match[2]! } : { resourceType: "unknown", resource: "unknown" };
 }
 
 function sleep(ms: number): Promise<void> {

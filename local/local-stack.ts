@@ -280,8 +280,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ? written
         : withHeartbeatSeconds(written, waitingRoom.heartbeatSeconds);
     const createdAt = new Date();
-    const runner = new StateMachineRunner({
-      definition,
+    // The executions' runner and TestState's call the same handlers and clients.
+    const runnerServices = {
       dynamodb:
         pipelineDynamodbUrl === emulators.dynamodb.url
           ? dynamodb
@@ -291,7 +291,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         [`${FUNCTION_ARN}:validate-prompt`]: handlers.validatePrompt,
         [`${FUNCTION_ARN}:store-image`]: handlers.storeImage,
       },
-    });
+    };
+    const runner = new StateMachineRunner({ definition, ...runnerServices });
     const failureNotices = startFailureNotices({
       sns,
       topicArn: resources.alertsTopicArn,
@@ -316,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       { arn: STATE_MACHINE_ARN, definition, creationDate: createdAt },
       stepFunctionsPort.port,
       runner.taskTokens,
+      runnerServices,
     );
     closers.push(stepFunctions.close);
     // Before the endpoint closes: a generator still answers the tasks of executions that finish in time.

@@ -207,6 +207,7 @@ ${resumed}${redelivered}${deadLetters}
   SNS (alerts)        ${stack.snsUrl}        topic ${stack.alertsTopicArn}
   Bedrock STAND-IN    ${stack.bedrockUrl}        NOT a model: deterministic placeholder images
   Models              default ${stack.modelId}; a request may name any of ${stack.allowedModelIds.length} in "model" (docs/MODELS.md)
+  TestState (sync-)   SDK: disableHostPrefix: true; aws: AWS_DISABLE_HOST_PREFIX_INJECTION=true, or any version: http_proxy=${stack.stepFunctionsUrl} no_proxy=
   Data                ${stack.dataDir}        (npm start -- --fresh starts empty)
 
 Try it:

@@ -46,9 +46,27 @@ export interface ExecutionOutcome {
   cause?: string;
 }
 
+/**
+ * One call of a task state's resource (one attempt), as the runner made it: what the history's TaskScheduled,
+ * TaskStarted, TaskSubmitted and TaskSucceeded events tell, which the library's event log does not.
+ */
+export interface TaskCall {
+  state: string;
+  /** When the resource was called. */
+  timestamp: number;
+  /** The state's resolved Parameters, as the resource received them (a function's ARN in FunctionName). */
+  parameters: unknown;
+  /** A callback task's message was sent: when, and SendMessage's answer. */
+  submitted?: { timestamp: number; output: unknown };
+  /** The resource's own result, before ResultSelector and ResultPath. */
+  result?: { timestamp: number; output: unknown };
+}
+
 export interface RunningExecution {
   /** Every event so far, in order; complete once `outcome` has settled. */
   events: EventLog[];
+  /** Every call of a task's resource so far, in order. */
+  tasks: TaskCall[];
   outcome: Promise<ExecutionOutcome>;
   stop: () => void;
 }
@@ -59,14 +77,24 @@ export interface ExecutionContext {
   stateMachineArn: string;
 }
 
+export interface StartOptions {
+  /** The state to start from rather than the definition's StartAt (a redriven execution's unsuccessful state). */
+  startAt?: string;
+}
+
 type DynamoDbAction = (client: DynamoDBClient, input: never) => Promise<object>;
 
-interface TaskState {
+/** The fields of a state that the runner and the history read. */
+export interface StateFields {
   Type: string;
   Resource?: string;
   HeartbeatSeconds?: number;
   TimeoutSeconds?: number;
+  Next?: string;
 }
+
+/** Calls a task's resource; a callback task tells `submitted` when its message is sent. */
+type TaskHandler = (input: unknown, submitted: (output: unknown) => void) => Promise<unknown>;
 
 const DYNAMODB_ACTIONS: Record<string, DynamoDbAction> = {
   updateItem: (client, input) => client.send(new UpdateItemCommand(input)),
@@ -85,26 +113,29 @@ const DYNAMODB_ACTIONS: Record<string, DynamoDbAction> = {
  * state's HeartbeatSeconds and TimeoutSeconds;
  * `$$.State.EnteredTime` and `$$.Task.Token`, which the library leaves out of the context object, are the time the
  * path is read and a new token.
+ * Each call of a task's resource is recorded with the Parameters it received and its result (`tasks`), which the
+ * library's event log lacks. An execution can start at any state (`startAt`: a redrive); the library then sets
+ * `$$.Execution.StartTime` and `$$.Execution.Input` anew, where AWS keeps the original execution's.
  */
 export class StateMachineRunner {
   /** The callback tasks' tokens, answered through the local Step Functions endpoint. */
   readonly taskTokens = new TaskTokens();
-  /** Each task state's Resource, by state name (the history names the resource of each task). */
-  readonly taskResources: Record<string, string>;
+  /** Every state of the definition, by name (the history names each task's resource and limits). */
+  readonly states: Record<string, StateFields>;
+  private readonly definition: Record<string, unknown>;
   private readonly machine: StateMachine;
-  private readonly overrides: Record<string, (input: unknown) => Promise<unknown>>;
+  private readonly handlers: Record<string, TaskHandler>;
 
   constructor(options: RunnerOptions) {
-    this.machine = new StateMachine(options.definition as never);
-    this.overrides = taskOverrides(options, this.taskTokens);
-    const states = (options.definition as { States: Record<string, TaskState> }).States;
-    this.taskResources = Object.fromEntries(
-      Object.entries(states).flatMap(([name, state]) => (state.Resource ? [[name, state.Resource]] : [])),
-    );
+    this.definition = options.definition;
+    this.machine = validatedStateMachine(options.definition);
+    this.handlers = taskHandlers(options, this.taskTokens);
+    this.states = (options.definition as { States: Record<string, StateFields> }).States;
   }
 
-  start(input: unknown, context: ExecutionContext): RunningExecution {
+  start(input: unknown, context: ExecutionContext, options: StartOptions = {}): RunningExecution {
     const events: EventLog[] = [];
+    const tasks: TaskCall[] = [];
     const enteredTime = {
       get EnteredTime() {
         return new Date().toISOString();
@@ -116,8 +147,9 @@ export class StateMachineRunner {
         return tokens.issue(context.executionArn);
       },
     };
-    const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.overrides as never },
+    const machine = options.startAt === undefined ? this.machine : this.machineStartingAt(options.startAt);
+    const execution = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: recordingCalls(this.handlers, tasks) as never },
       context: {
         Execution: { Id: context.executionArn, Name: context.name },
         StateMachine: { Id: context.stateMachineArn, Name: context.stateMachineArn.split(":").at(-1) },
@@ -134,6 +166,7 @@ export class StateMachineRunner {
     );
     return {
       events,
+      tasks,
       outcome: outcome.then(async (result) => {
         tokens.closeExecution(context.executionArn);
         await collecting;
@@ -142,6 +175,57 @@ export class StateMachineRunner {
       stop: execution.abort,
     };
   }
+
+  /**
+   * A copy of the definition that starts at `state` (our states are all top level, so any of them can). Not
+   * validated again: the definition was, and the validator refuses the states the copy leaves unreachable.
+   */
+  private machineStartingAt(state: string): StateMachine {
+    if (!(state in this.states)) throw new Error(`The definition has no state ${state} to start from`);
+    return new StateMachine({ ...this.definition, StartAt: state } as never, {
+      validationOptions: { noValidate: true },
+    });
+  }
+}
+
+/** Definitions (as JSON text) the library has validated in this process. */
+const validatedDefinitions = new Set<string>();
+
+/**
+ * The library's StateMachine, validating a definition the first time this process builds it only: the library's
+ * validator (asl-validator) takes 0.3 to 0.7 s a time, and the same definition is built again for each TestState call,
+ * each test's runner and each stack started in one process. A definition that fails validation is never cached.
+ */
+export function validatedStateMachine(definition: Record<string, unknown>): StateMachine {
+  const text = JSON.stringify(definition);
+  const validated = validatedDefinitions.has(text);
+  const machine = new StateMachine(definition as never, validated ? { validationOptions: { noValidate: true } } : {});
+  validatedDefinitions.add(text);
+  return machine;
+}
+
+/**
+ * The library's per-state overrides, each recording its call (the Parameters it received, and the result) into
+ * `tasks`: one set per execution, so the calls land in that execution's record.
+ */
+function recordingCalls(
+  handlers: Record<string, TaskHandler>,
+  tasks: TaskCall[],
+): Record<string, (input: unknown) => Promise<unknown>> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      async (input: unknown) => {
+        const call: TaskCall = { state, timestamp: Date.now(), parameters: structuredClone(input) };
+        tasks.push(call);
+        const output = await handler(input, (response) => {
+          call.submitted = { timestamp: Date.now(), output: response };
+        });
+        call.result = { timestamp: Date.now(), output };
+        return output;
+      },
+    ]),
+  );
 }
 
 function failureOutcome(error: unknown): ExecutionOutcome {
@@ -154,16 +238,13 @@ function failureOutcome(error: unknown): ExecutionOutcome {
   return { status: "FAILED", error: "States.Runtime", cause: String(error) };
 }
 
-function taskOverrides(
-  options: RunnerOptions,
-  tokens: TaskTokens,
-): Record<string, (input: unknown) => Promise<unknown>> {
-  const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
-  const states = (options.definition as { States: Record<string, TaskState> }).States;
+function taskHandlers(options: RunnerOptions, tokens: TaskTokens): Record<string, TaskHandler> {
+  const handlers: Record<string, TaskHandler> = {};
+  const states = (options.definition as { States: Record<string, StateFields> }).States;
   for (const [name, state] of Object.entries(states)) {
     if (state.Type !== "Task" || !state.Resource) continue;
     if (state.Resource === "arn:aws:states:::lambda:invoke") {
-      overrides[name] = (input) =>
+      handlers[name] = (input) =>
         invokeLocalFunction(options.functions, input as { FunctionName: string; Payload: unknown });
       continue;
     }
@@ -171,17 +252,17 @@ function taskOverrides(
     if (sqsTask) {
       const sqs = options.sqs;
       if (!sqs) throw new Error(`State ${name}: the runner needs an SQS client for ${state.Resource}`);
-      overrides[name] = sqsTask[1]
-        ? (input) => sendAndWait(sqs, tokens, input, state)
+      handlers[name] = sqsTask[1]
+        ? (input, submitted) => sendAndWait(sqs, tokens, input, state, submitted)
         : (input) => sendMessage(sqs, input);
       continue;
     }
     const dynamodbAction = /^arn:aws:states:::dynamodb:(\w+)$/.exec(state.Resource)?.[1];
     const action = dynamodbAction ? DYNAMODB_ACTIONS[dynamodbAction] : undefined;
     if (!action) throw new Error(`State ${name}: the local runner does not emulate ${state.Resource}`);
-    overrides[name] = (input) => callDynamoDb(options.dynamodb, action, input);
+    handlers[name] = (input) => callDynamoDb(options.dynamodb, action, input);
   }
-  return overrides;
+  return handlers;
 }
 
 async function invokeLocalFunction(
@@ -241,7 +322,13 @@ async function sendMessage(sqs: SQSClient, input: unknown): Promise<unknown> {
  * A callback task: waits for the token it put in the message (started before the send, so an answer that comes
  * before the send returns is not missed), bounded by the state's HeartbeatSeconds and TimeoutSeconds.
  */
-async function sendAndWait(sqs: SQSClient, tokens: TaskTokens, input: unknown, state: TaskState): Promise<unknown> {
+async function sendAndWait(
+  sqs: SQSClient,
+  tokens: TaskTokens,
+  input: unknown,
+  state: StateFields,
+  submitted: (output: unknown) => void,
+): Promise<unknown> {
   const token = tokens.findIssued(input);
   if (!token) {
     throw namedError("States.Runtime", "A .waitForTaskToken task must pass $$.Task.Token in its Parameters");
@@ -251,7 +338,7 @@ async function sendAndWait(sqs: SQSClient, tokens: TaskTokens, input: unknown, s
     timeoutMs: state.TimeoutSeconds === undefined ? undefined : state.TimeoutSeconds * 1000,
   });
   try {
-    await sendMessage(sqs, input);
+    submitted(await sendMessage(sqs, input));
   } catch (error) {
     tokens.discard(token);
     throw error;

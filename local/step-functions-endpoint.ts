@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DEPLOYED_STATE_MACHINE } from "../statemachine/deployed-settings";
 import { validateDefinition } from "./definition-validation";
+import { stateMachineRoleArn } from "./execution-history";
 import type { ExecutionRecord, ExecutionStore, HistoryEvent } from "./executions";
 import { type LoopbackServer, listenOnLoopback, readBody } from "./http-server";
 import { PageTokens } from "./page-tokens";
 import type { TaskTokens } from "./task-tokens";
+import { type TestStateServices, testState } from "./test-state";
 
 /** The local stack's one state machine, as DescribeStateMachine tells of it. */
 export interface LocalStateMachine {
@@ -14,12 +16,6 @@ export interface LocalStateMachine {
   /** When the stack started: a local state machine is created with it. */
   creationDate: Date;
 }
-
-/**
- * A placeholder: no IAM locally (the runner calls the handlers itself). The deployed role is CDK's
- * `ImageWorkflow`'s StateMachine role, granted only what the tasks call.
- */
-const LOCAL_ROLE_ARN_NAME = "couch-imagegen-local-state-machine-role";
 
 /**
  * The Step Functions JSON protocol (`x-amz-json-1.0`, `X-Amz-Target: AWSStepFunctions.<Operation>`) for the
@@ -32,6 +28,7 @@ export async function startStepFunctionsEndpoint(
   stateMachine: LocalStateMachine,
   port: number,
   taskTokens: TaskTokens,
+  testStateServices: TestStateServices,
 ): Promise<LoopbackServer> {
   const stateMachineArn = stateMachine.arn;
   const pageTokens = new PageTokens();
@@ -53,7 +50,10 @@ export async function startStepFunctionsEndpoint(
       const { record } = store.start(name, inputText);
       return { executionArn: record.executionArn, startDate: seconds(record.startDate) };
     },
-    DescribeExecution: (input) => describe(store.describe(String(input.executionArn))),
+    DescribeExecution: (input) => {
+      const record = store.describe(String(input.executionArn));
+      return { ...describe(record), ...store.redriveStatus(record) };
+    },
     ListExecutions: (input) => {
       requireMachine(input.stateMachineArn, stateMachineArn);
       const statusFilter = typeof input.statusFilter === "string" ? input.statusFilter : undefined;
@@ -106,6 +106,7 @@ export async function startStepFunctionsEndpoint(
       return { ...forExecution, updateDate: creationDate };
     },
     ValidateStateMachineDefinition: (input) => validateDefinition(input),
+    TestState: (input) => testState(input, testStateServices, stateMachineArn),
     StopExecution: (input) => {
       const record = store.stop(
         String(input.executionArn),
@@ -113,6 +114,11 @@ export async function startStepFunctionsEndpoint(
         typeof input.cause === "string" ? input.cause : undefined,
       );
       return { stopDate: seconds(record.stopDate ?? new Date()) };
+    },
+    RedriveExecution: (input) => {
+      const clientToken = typeof input.clientToken === "string" ? input.clientToken : undefined;
+      const record = store.redrive(String(input.executionArn), clientToken);
+      return { redriveDate: seconds(record.redriveDate ?? new Date()) };
     },
     SendTaskSuccess: (input) => {
       taskTokens.succeed(requireToken(input.taskToken), typeof input.output === "string" ? input.output : "");
@@ -159,13 +165,14 @@ async function handle(
     return;
   }
   try {
-    send(200, run(body.length > 0 ? (JSON.parse(body.toString("utf8")) as Record<string, unknown>) : {}));
+    send(200, await run(body.length > 0 ? (JSON.parse(body.toString("utf8")) as Record<string, unknown>) : {}));
   } catch (error) {
     const name = error instanceof Error ? error.name : "InternalFailure";
     const message = error instanceof Error ? error.message : String(error);
     const known = [
       "ExecutionAlreadyExists",
       "ExecutionDoesNotExist",
+      "ExecutionNotRedrivable",
       "InvalidName",
       "InvalidExecutionInput",
       "StateMachineDoesNotExist",
@@ -175,6 +182,7 @@ async function handle(
       "TaskTimedOut",
       "InvalidOutput",
       "ValidationException",
+      "InvalidDefinition",
     ];
     send(known.includes(name) ? 400 : 500, { __type: known.includes(name) ? name : "InternalFailure", message });
   }
@@ -202,13 +210,12 @@ function requireToken(token: unknown): string {
  * configuration also names its log group (`destinations`); locally there is none, so it is left out.
  */
 function describeStateMachine(stateMachine: LocalStateMachine) {
-  const account = stateMachine.arn.split(":")[4];
   return {
     stateMachineArn: stateMachine.arn,
     name: stateMachine.arn.slice(stateMachine.arn.lastIndexOf(":") + 1),
     status: "ACTIVE",
     definition: JSON.stringify(stateMachine.definition),
-    roleArn: `arn:aws:iam::${account}:role/${LOCAL_ROLE_ARN_NAME}`,
+    roleArn: stateMachineRoleArn(stateMachine.arn),
     type: DEPLOYED_STATE_MACHINE.type,
     creationDate: seconds(stateMachine.creationDate),
     loggingConfiguration: {
@@ -231,6 +238,8 @@ function describe(record: ExecutionRecord) {
     ...(record.output !== undefined ? { output: record.output } : {}),
     ...(record.error !== undefined ? { error: record.error } : {}),
     ...(record.cause !== undefined ? { cause: record.cause } : {}),
+    redriveCount: record.redriveCount ?? 0,
+    ...(record.redriveDate ? { redriveDate: seconds(record.redriveDate) } : {}),
   };
 }
 

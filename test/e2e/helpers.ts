@@ -369,13 +369,19 @@ export interface CliResult {
 
 /**
  * `<cli> --no-sign-request --region us-east-1 --output json stepfunctions <args> --endpoint-url <endpoint>`, to its
- * exit, failures included (for the tests that check a CLI's error answer): `cli` is either AWS CLI.
+ * exit, failures included (for the tests that check a CLI's error answer): `cli` is either AWS CLI. `environment`
+ * adds variables to the CLI's clean environment (the `sync-` host prefix recipes set some).
  */
-export async function stepFunctionsCli(cli: string, endpoint: string, args: string[]): Promise<CliResult> {
+export async function stepFunctionsCli(
+  cli: string,
+  endpoint: string,
+  args: string[],
+  environment: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
   const argv = ["--no-sign-request", "--region", LOCAL_REGION, "--output", "json", "stepfunctions", ...args];
   try {
     const { stdout, stderr } = await execFileAsync(cli, [...argv, "--endpoint-url", endpoint], {
-      env: toolEnvironment(),
+      env: { ...toolEnvironment(), ...environment },
       timeout: 30_000,
     });
     return { code: 0, stdout, stderr };

@@ -2,7 +2,7 @@
 // executions with: half of all InvokeModel calls throttled → every job still SUCCEEDED, each throttle absorbed by the
 // generator putting its message back (no state-machine retry, one image per job); a job past bedrockConcurrency →
 // WAITING with how long it has waited in GET /jobs, and GenerateImage in its history as AWS shows a callback task
-// (TaskScheduled sqs sendMessage.waitForTaskToken, TaskStarted, TaskSucceeded); a content-filter refusal → REJECTED at
+// (TaskScheduled sqs sendMessage.waitForTaskToken, TaskStarted, TaskSubmitted, TaskSucceeded); a content-filter refusal → REJECTED at
 // once, with no failure notice; DescribeExecution, GetExecutionHistory, ListExecutions, StopExecution with
 // @aws-sdk/client-sfn and the AWS CLI. The whole local stack runs in this process with retry intervals ×0.01 (the
 // attempts, backoff and catches are the file's own); the waiting room's delays are real seconds. A throttle on every
@@ -172,10 +172,11 @@ describe("the waiting room", () => {
       "TaskStateEntered",
       "TaskScheduled",
       "TaskStarted",
+      "TaskSubmitted",
       "TaskSucceeded",
       "TaskStateExited",
     ]);
-    const [, scheduled, started, succeeded] = generate;
+    const [, scheduled, started, , succeeded] = generate;
     expect(scheduled?.taskScheduledEventDetails).toMatchObject({
       resourceType: "sqs",
       resource: "sendMessage.waitForTaskToken",
@@ -189,8 +190,7 @@ describe("the waiting room", () => {
       resourceType: "sqs",
       resource: "sendMessage.waitForTaskToken",
     });
-    // The output names where the generator staged the image (on AWS it is SendTaskSuccess's output itself; the local
-    // history gives the state's output, which holds it under `image`).
+    // The output is SendTaskSuccess's, as on AWS: it names where the generator staged the image.
     expect(succeeded?.taskSucceededEventDetails?.output).toContain(`"stagingKey":"${stagingKeyOf(env, jobId)}"`);
   });
 });

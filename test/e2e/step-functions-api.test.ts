@@ -2,8 +2,11 @@
 // DescribeStateMachine, DescribeStateMachineForExecution and ValidateStateMachineDefinition through
 // @aws-sdk/client-sfn (paginators included) and through both AWS CLIs; ListExecutions and GetExecutionHistory paged
 // by their paginators; and the errors AWS answers (StateMachineDoesNotExist, ExecutionDoesNotExist, InvalidToken)
-// by their SDK names and HTTP 400. One stack serves the file. It cannot verify that AWS answers the same: the
-// validator is asl-validator, not AWS's rules, and the described role is a placeholder (no IAM locally).
+// by their SDK names and HTTP 400. TestState through the SDK (disableHostPrefix: the operation's `sync-` host prefix
+// would send it to sync-127.0.0.1) on ValidatePrompt with the real handler, inline Pass and Choice states and a
+// failing DynamoDB task, at INFO, DEBUG and TRACE; and the `sync-` recipes through both AWS CLIs. One stack serves the
+// file. It cannot verify that AWS answers the same: the validator is asl-validator, not AWS's rules, the described
+// role is a placeholder (no IAM locally), and TestState's messages are those AWS documents or has been recorded with.
 import {
   DescribeStateMachineCommand,
   DescribeStateMachineForExecutionCommand,
@@ -14,9 +17,13 @@ import {
   paginateGetExecutionHistory,
   paginateListExecutions,
   paginateListStateMachines,
+  SFNClient,
+  TestStateCommand,
+  type TestStateCommandInput,
   ValidateStateMachineDefinitionCommand,
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
 import {
   AWS_CLIS,
   type CliResult,
@@ -315,4 +322,226 @@ describe("the same APIs through the AWS CLIs", () => {
       }
     });
   }
+});
+
+describe("TestState", () => {
+  /** The SDK's recipe for the `sync-` host prefix: without it, TestState goes to sync-127.0.0.1. */
+  let testClient: SFNClient;
+  let states: Record<string, unknown>;
+  let definition: string;
+  let roleArn: string;
+  const DEBUG_STEPS = [
+    "input",
+    "afterInputPath",
+    "afterParameters",
+    "result",
+    "afterResultSelector",
+    "afterResultPath",
+  ];
+  const test = (input: Omit<TestStateCommandInput, "roleArn"> & { roleArn?: string | null }) => {
+    const { roleArn: role = roleArn, ...rest } = input;
+    return testClient.send(new TestStateCommand({ ...rest, ...(role === null ? {} : { roleArn: role }) }));
+  };
+  const stateOf = (name: string) => JSON.stringify(states[name]);
+
+  beforeAll(async () => {
+    testClient = new SFNClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: env.stack.stepFunctionsUrl,
+      disableHostPrefix: true,
+    });
+    const described = await env.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
+    definition = described.definition ?? "";
+    roleArn = described.roleArn ?? "";
+    states = JSON.parse(definition).States;
+  });
+
+  afterAll(() => {
+    testClient?.destroy();
+  });
+
+  it("reaches the endpoint only with disableHostPrefix: the default client asks sync-127.0.0.1", async () => {
+    const prefixed = new SFNClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: env.stack.stepFunctionsUrl,
+      maxAttempts: 1,
+    });
+
+    const refused = await prefixed
+      .send(new TestStateCommand({ definition: JSON.stringify({ Type: "Pass", End: true }) }))
+      .then(
+        () => "answered",
+        (error: Error) => error.message,
+      );
+    prefixed.destroy();
+
+    expect(refused).toMatch(/ENOTFOUND sync-127\.0\.0\.1/);
+  });
+
+  it("runs ValidatePrompt with the real handler at INFO, DEBUG and TRACE, alone or named in the whole machine", async () => {
+    const input = JSON.stringify({ prompt: "a teapot on a couch" });
+
+    const [info, debug, trace] = await Promise.all([
+      test({ definition, stateName: "ValidatePrompt", input }),
+      test({ definition: stateOf("ValidatePrompt"), input, inspectionLevel: "DEBUG" }),
+      test({ definition: stateOf("ValidatePrompt"), input, inspectionLevel: "TRACE" }),
+    ]);
+
+    expect(info).toMatchObject({ status: "SUCCEEDED", nextState: "RecordRunning" });
+    expect(info.inspectionData).toBeUndefined();
+    expect(JSON.parse(info.output ?? "{}")).toMatchObject({
+      prompt: "a teapot on a couch",
+      validated: { request: { prompt: "a teapot on a couch", modelId: PIXEL_MODEL_ID }, source: "direct" },
+    });
+    expect(Object.keys(debug.inspectionData ?? {})).toEqual(DEBUG_STEPS);
+    const steps = Object.fromEntries(
+      Object.entries(debug.inspectionData ?? {}).map(([step, value]) => [step, JSON.parse(String(value))]),
+    );
+    expect(steps.afterParameters).toMatchObject({
+      FunctionName: expect.stringMatching(/:function:validate-prompt$/),
+      Payload: { input: { prompt: "a teapot on a couch" }, jobId: expect.any(String) },
+    });
+    expect(steps.result).toMatchObject({ StatusCode: 200, Payload: { request: { prompt: "a teapot on a couch" } } });
+    expect(steps.afterResultSelector).toEqual({ ...steps.result.Payload });
+    expect(steps.afterResultPath).toEqual(JSON.parse(debug.output ?? ""));
+    // TRACE adds an HTTP task's request and response; ValidatePrompt is not one, so it answers as DEBUG.
+    expect(Object.keys(trace.inspectionData ?? {})).toEqual(DEBUG_STEPS);
+  });
+
+  it("answers an InvalidPrompt as CAUGHT_ERROR, RecordRejected next, with the catcher's output and index", async () => {
+    const answer = await test({
+      definition: stateOf("ValidatePrompt"),
+      input: '{"prompt": ""}',
+      inspectionLevel: "DEBUG",
+    });
+
+    expect(answer).toMatchObject({ status: "CAUGHT_ERROR", error: "InvalidPrompt", nextState: "RecordRejected" });
+    expect(JSON.parse(answer.cause ?? "{}")).toMatchObject({ errorType: "InvalidPrompt" });
+    expect(JSON.parse(answer.output ?? "{}")).toEqual({
+      prompt: "",
+      error: { Error: "InvalidPrompt", Cause: answer.cause },
+    });
+    expect(answer.inspectionData?.errorDetails).toEqual({ catchIndex: 0 });
+  });
+
+  it("runs Choice and Pass states defined inline", async () => {
+    const choice = JSON.stringify({
+      Type: "Choice",
+      Choices: [{ Variable: "$.width", NumericGreaterThan: 1024, Next: "TooWide" }],
+      Default: "Generate",
+    });
+    const pass = JSON.stringify({
+      Type: "Pass",
+      Parameters: { "size.$": "States.Format('{}px', $.width)" },
+      End: true,
+    });
+
+    const [wide, passed] = await Promise.all([
+      test({ definition: choice, input: '{"width": 2048}', roleArn: null, inspectionLevel: "DEBUG" }),
+      test({ definition: pass, input: '{"width": 512}', roleArn: null, inspectionLevel: "DEBUG" }),
+    ]);
+
+    expect(wide).toMatchObject({ status: "SUCCEEDED", nextState: "TooWide", output: '{"width":2048}' });
+    expect(wide.inspectionData).toEqual({ input: '{"width":2048}', afterInputPath: '{"width":2048}' });
+    expect(passed).toMatchObject({ status: "SUCCEEDED", output: '{"size":"512px"}' });
+    expect(passed.nextState).toBeUndefined();
+    expect(passed.inspectionData).toMatchObject({ afterParameters: '{"size":"512px"}' });
+  });
+
+  it("answers a failing DynamoDB task FAILED, and RETRIABLE while a retrier has attempts left (never retrying)", async () => {
+    const getItem = {
+      Type: "Task",
+      Resource: "arn:aws:states:::dynamodb:getItem",
+      Parameters: { TableName: "no-such-table", Key: { jobId: { S: "job-1" } } },
+      End: true,
+    };
+    const retried = {
+      ...getItem,
+      Retry: [{ ErrorEquals: ["DynamoDB.ResourceNotFoundException"], IntervalSeconds: 2, MaxAttempts: 2 }],
+    };
+
+    const [failed, retriable] = await Promise.all([
+      test({ definition: JSON.stringify(getItem), inspectionLevel: "DEBUG" }),
+      test({ definition: JSON.stringify(retried), inspectionLevel: "DEBUG" }),
+    ]);
+
+    expect(failed).toMatchObject({ status: "FAILED", error: "DynamoDB.ResourceNotFoundException" });
+    expect(failed.output).toBeUndefined();
+    expect(Object.keys(failed.inspectionData ?? {})).toEqual(["input", "afterInputPath", "afterParameters"]);
+    expect(retriable).toMatchObject({ status: "RETRIABLE", error: "DynamoDB.ResourceNotFoundException" });
+    expect(retriable.inspectionData?.errorDetails).toEqual({ retryIndex: 0, retryBackoffIntervalSeconds: 2 });
+  });
+
+  it("runs the waiting room's callback task only with a mock, as AWS does", async () => {
+    const input = JSON.stringify({ validated: { request: { prompt: "a teapot" } } });
+    const image =
+      '{"bucket":"b","stagingKey":"k","bytes":1,"seed":7,"modelId":"m","aspectRatio":"1:1","outputFormat":"png"}';
+
+    const [unmocked, mocked] = await Promise.all([
+      rejection(test({ definition: stateOf("GenerateImage"), input })),
+      test({ definition: stateOf("GenerateImage"), input, roleArn: null, mock: { result: image } }),
+    ]);
+
+    expect(unmocked).toEqual({ name: "InvalidDefinition", status: 400 });
+    expect(mocked).toMatchObject({ status: "SUCCEEDED", nextState: "StoreImage" });
+    expect(JSON.parse(mocked.output ?? "{}").image).toEqual(JSON.parse(image));
+  });
+
+  it("answers AWS's errors with HTTP 400", async () => {
+    const validatePrompt = stateOf("ValidatePrompt");
+
+    const refused = await Promise.all([
+      rejection(test({ definition: validatePrompt, roleArn: null })),
+      rejection(test({ definition: "{ not json" })),
+      rejection(test({ definition, stateName: "NoSuchState" })),
+      rejection(test({ definition: validatePrompt, input: "{ not json" })),
+      rejection(test({ definition: JSON.stringify({ Type: "Map", ItemProcessor: {}, End: true }) })),
+    ]);
+
+    expect(refused).toEqual([
+      { name: "ValidationException", status: 400 },
+      { name: "InvalidDefinition", status: 400 },
+      { name: "ValidationException", status: 400 },
+      { name: "InvalidExecutionInput", status: 400 },
+      { name: "InvalidDefinition", status: 400 },
+    ]);
+  });
+
+  describe("the sync- host prefix through the AWS CLIs", () => {
+    for (const cli of AWS_CLIS) {
+      const cliTest = cli.path || process.env.CI ? it.concurrent : it.skip;
+      cliTest(`${cli.label}: what reaches TestState and StartSyncExecution`, async ({ expect }) => {
+        if (!cli.path) throw new Error(cli.missing);
+        const path = cli.path;
+        const endpoint = env.stack.stepFunctionsUrl;
+        const run = (args: string[], environment: NodeJS.ProcessEnv = {}) =>
+          stepFunctionsCli(path, endpoint, args, environment);
+        // The recipe for any CLI: the endpoint as the HTTP proxy, so sync-127.0.0.1 is never looked up.
+        const proxied = { http_proxy: endpoint, HTTP_PROXY: endpoint, no_proxy: "", NO_PROXY: "" };
+        const noPrefix = { AWS_DISABLE_HOST_PREFIX_INJECTION: "true" };
+        const testStateArgs = [
+          "test-state",
+          ...["--definition", stateOf("ValidatePrompt"), "--role-arn", roleArn],
+          ...["--input", '{"prompt": "a teapot"}', "--inspection-level", "DEBUG"],
+        ];
+
+        if (path === "/usr/bin/aws") {
+          // Debian's 2.9 (January 2023) predates TestState (November 2023: `test-state` is an invalid choice) and the
+          // setting (2025). StartSyncExecution carries the same prefix and shows which recipe reaches the endpoint.
+          const startSync = ["start-sync-execution", "--state-machine-arn", stateMachineArn];
+          const [settingIgnored, reached] = await Promise.all([run(startSync, noPrefix), run(startSync, proxied)]);
+          expect(settingIgnored.stderr).toMatch(/Could not connect to the endpoint URL: "http:\/\/sync-127\.0\.0\.1:/);
+          expect(reached.stderr).toMatch(/An error occurred \(\w+\) when calling the StartSyncExecution operation/);
+          return;
+        }
+        const answers = await Promise.all([run(testStateArgs, noPrefix), run(testStateArgs, proxied)]);
+        for (const answered of answers) {
+          expect(parsed(answered)).toMatchObject({ status: "SUCCEEDED", nextState: "RecordRunning" });
+          expect(Object.keys(parsed(answered).inspectionData as object)).toEqual(DEBUG_STEPS);
+        }
+      });
+    }
+  });
 });

@@ -9,7 +9,7 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { LOG_PREFIX } from "../local/bedrock-stand-in";
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators";
 import type { ExecutionRecord } from "../local/executions";
-import { type LocalStack, type LocalStackOptions, startLocalStack } from "../local/local-stack";
+import { FREE_PORTS, type LocalStack, type LocalStackOptions, startLocalStack } from "../local/local-stack";
 import { type Interposer, startInterposer } from "./interposer";
 
 /** A local stack started for one benchmark process, with what the benchmark reads beside it. */
@@ -34,7 +34,6 @@ export interface BenchStackOptions {
   bedrockConcurrency?: number;
 }
 
-const ALL_FREE_PORTS = { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 };
 // `<prefix> 200 <model> <w>x<h> images=1 seed=<n> prompt-sha256=<12 hex> <ms>ms`: the stand-in's line per image.
 const STAND_IN_IMAGE_LINE = /\s200\s.*prompt-sha256=([0-9a-f]{12})\s(\d+)ms$/;
 
@@ -49,7 +48,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   const stack = await startLocalStack({
     fresh: true,
     dataDir,
-    ports: ALL_FREE_PORTS,
+    ports: FREE_PORTS,
     // Nova Canvas takes pixel sizes, so the stand-in can draw the smallest (320x320) pictures and leave the two cores
     // to the pipeline: what is measured is orchestration, not drawing. Prices are per model (bench/prices.ts).
     modelId: BENCH_MODEL_ID,

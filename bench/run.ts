@@ -1,16 +1,15 @@
 // `npm run bench [-- flags]`: burst under quota (alone and shared), orchestration overhead, Lambda bundles and cost
-// per 1,000 images, on the local stack, beside the waiting-room model. Prints a table and writes docs/BENCHMARKS.md;
-// --help lists the flags.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// per 1,000 images, on the local stack, beside the waiting-room model, and the local console's first page over
+// 10,000 executions. Prints a table and writes docs/BENCHMARKS.md; --help lists the flags.
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CONFIG_DEFAULTS, EVENT_SOURCE_CONCURRENCY } from "../infra/config";
 import { repoRoot } from "../infra/lambda-build";
 import { CommandLine } from "../local/command-line";
 import { bundlePath, bytesByPackage, measureBundles } from "./bundles";
 import type { BurstResult, BurstSettings } from "./burst";
+import { runBenchChild } from "./child-run";
+import { consoleRenderInChild, consoleRenderLines, consoleRenderMarkdown } from "./console-render";
 import { costPer1000Images } from "./cost";
 import { readDeployedShape } from "./deployed-shape";
 import { loadNow, machineInfo } from "./machine";
@@ -99,28 +98,11 @@ function parseFlags() {
 }
 
 /** Runs a scenario in a child process: each needs a local stack of its own, and a stack needs a process. */
-async function runScenario<T>(scenario: "burst" | "shared-quota" | "overhead", settings: object): Promise<T> {
-  const directory = mkdtempSync(path.join(tmpdir(), "couch-imagegen-bench-result-"));
-  const resultFile = path.join(directory, "result.json");
-  try {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", path.join(repoRoot, "bench", "scenario.ts"), scenario, JSON.stringify(settings), resultFile],
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const [code] = (await once(child, "close")) as [number | null];
-    if (code !== 0) throw new Error(`The ${scenario} scenario failed (exit ${code}):\n${output}`);
-    return JSON.parse(readFileSync(resultFile, "utf8")) as T;
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
+function runScenario<T>(scenario: "burst" | "shared-quota" | "overhead", settings: object): Promise<T> {
+  return runBenchChild<T>(`The ${scenario} scenario`, path.join(repoRoot, "bench", "scenario.ts"), [
+    scenario,
+    JSON.stringify(settings),
+  ]);
 }
 
 const benchStarted = performance.now();
@@ -155,6 +137,10 @@ const shape = readDeployedShape();
 step(`bundles: npm run build, then ${options.coldStarts} cold start(s) per function`);
 const bundles = measureBundles(shape.functions, options.coldStarts);
 const [burst, sharedQuota, overhead] = await Promise.all([burstRun, sharedQuotaRun, overheadRun]);
+// The local console's first page over many executions (a smoke run: fewer, and the server alone).
+const consoleExecutions = options.smoke ? 500 : 10_000;
+step(`console: time to first page with ${consoleExecutions.toLocaleString("en")} executions`);
+const consoleRender = await consoleRenderInChild({ executions: consoleExecutions, browser: !options.smoke });
 const largestOrigins = Object.fromEntries(
   [...new Map(shape.functions.map((fn) => [fn.source, fn])).values()].map((fn) => [
     fn.source,
@@ -181,14 +167,14 @@ const report: BenchReport = {
   shape,
   cost: costPer1000Images(burst.clean, burst.burst, shape),
 };
-process.stdout.write(`${consoleTable(report)}\n`);
+process.stdout.write(`${consoleTable(report)}\n${consoleRenderLines(consoleRender)}\n`);
 if (options.out) {
   mkdirSync(path.dirname(options.out), { recursive: true });
-  writeFileSync(options.out, markdown(report));
+  writeFileSync(options.out, `${markdown(report)}${consoleRenderMarkdown(consoleRender)}`);
   step(`wrote ${path.relative(process.cwd(), options.out)}`);
 }
 if (options.json) {
-  writeFileSync(options.json, JSON.stringify(report, null, 2));
+  writeFileSync(options.json, JSON.stringify({ ...report, consoleRender }, null, 2));
   step(`wrote ${path.relative(process.cwd(), options.json)}`);
 }
 

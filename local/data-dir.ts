@@ -11,6 +11,7 @@ const STACK_ENTRIES = new Set([
   "s3",
   "dynamodb",
   "executions",
+  "console",
   "sqs-journal.jsonl",
   "sqs-journal.jsonl.tmp",
   DATA_DIR_MARKER,

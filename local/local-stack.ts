@@ -16,6 +16,7 @@ import {
 } from "../functions/shared/waiting-room";
 import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
+import { startLocalConsole } from "./console/server";
 import { claimDataDir } from "./data-dir";
 import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
@@ -39,6 +40,11 @@ export interface LocalPorts {
   dynamodb: number;
   sns: number;
   bedrock: number;
+  /**
+   * The local console (local/console). When not given and its default is taken, the console takes a free port and
+   * says so, rather than stop the stack: other stacks (tests, a second `npm start`) leave it out.
+   */
+  console?: number;
 }
 
 /** Fixed defaults so printed commands keep working between runs; 0 picks a free port (the tests do). */
@@ -50,6 +56,19 @@ export const DEFAULT_PORTS: LocalPorts = {
   dynamodb: 4604,
   sns: 4605,
   bedrock: 4606,
+  console: 4607,
+};
+
+/** Every port free (0): what the tests and the benchmark use, so stacks in parallel never share one. */
+export const FREE_PORTS: Required<LocalPorts> = {
+  api: 0,
+  stepFunctions: 0,
+  sqs: 0,
+  s3: 0,
+  dynamodb: 0,
+  sns: 0,
+  bedrock: 0,
+  console: 0,
 };
 
 export interface LocalStackOptions {
@@ -126,6 +145,8 @@ export interface LocalStack {
   dynamodbUrl: string;
   snsUrl: string;
   bedrockUrl: string;
+  /** The local console: executions, their graphs, images and the alerts, in a browser. */
+  consoleUrl: string;
   /** The default model; a request's `model` may name any of `allowedModelIds`. */
   modelId: string;
   allowedModelIds: readonly string[];
@@ -204,8 +225,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stopAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
-  // Ports first: a stack already running here must fail this start before anything touches its data.
-  await assertPortsFree(ports);
+  // Ports first: a stack already running here must fail this start before anything touches its data. The console's
+  // default port is checked only when it starts (startLocalConsole falls back to a free one).
+  const consolePortGiven = options.ports?.console !== undefined;
+  await assertPortsFree(consolePortGiven ? ports : { ...ports, console: 0 });
   const dataDirClaim = claimDataDir(dataDir, { fresh: options.fresh });
   closers.push(async () => dataDirClaim.release());
   try {
@@ -373,6 +396,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const takingMessages = generators;
     closers.push(async () => takingMessages.stopReceiving());
+    const localConsole = await startLocalConsole({
+      port: ports.console ?? 0,
+      fallbackToFreePort: !consolePortGiven,
+      stepFunctionsUrl: stepFunctions.url,
+      apiUrl: api.url,
+      apiKey: options.apiKey,
+      s3Url: emulators.s3.url,
+      sqsUrl: emulators.sqs.url,
+      snsUrl: emulators.sns.url,
+      alertsTopicArn: resources.alertsTopicArn,
+      deliverToQueue: emulators.sns.deliverToQueue,
+      stateMachineArn: STATE_MACHINE_ARN,
+      defaultModelId: modelId,
+      allowedModelIds,
+      directory: join(dataDir, "console"),
+      log: logEntry,
+    });
+    closers.push(localConsole.close);
 
     return {
       apiUrl: api.url,
@@ -385,6 +426,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbUrl: emulators.dynamodb.url,
       snsUrl: emulators.sns.url,
       bedrockUrl: bedrock.url,
+      consoleUrl: localConsole.url,
       modelId,
       allowedModelIds,
       bucket,

@@ -29,6 +29,10 @@ const FLAGS = {
   "dynamodb-port": { type: "string", description: `DynamoDB emulator (default ${DEFAULT_PORTS.dynamodb})` },
   "sns-port": { type: "string", description: `SNS emulator (default ${DEFAULT_PORTS.sns})` },
   "bedrock-port": { type: "string", description: `Bedrock stand-in (default ${DEFAULT_PORTS.bedrock})` },
+  "console-port": {
+    type: "string",
+    description: `the local console in a browser (default ${DEFAULT_PORTS.console}; if taken, a free port)`,
+  },
   "model-id": { type: "string", description: `the deployment's default model (default ${DEFAULT_MODEL_ID})` },
   "allowed-model-ids": {
     type: "string",
@@ -140,6 +144,7 @@ function parseFlags() {
     ["dynamodb", "dynamodb-port"],
     ["sns", "sns-port"],
     ["bedrock", "bedrock-port"],
+    ["console", "console-port"],
   ] as const;
   for (const [key, name] of portFlags) {
     const value = port(name);
@@ -202,12 +207,13 @@ ${resumed}${redelivered}${deadLetters}
   Waiting room        ${stack.generateQueueUrl}        ${generators} call Bedrock at once (--bedrock-concurrency)
   Waiting room DLQ    ${stack.generateDlqUrl}
   Step Functions      ${stack.stepFunctionsUrl}        state machine ${stack.stateMachineArn}
+  TestState (sync-)   SDK: disableHostPrefix: true; aws: AWS_DISABLE_HOST_PREFIX_INJECTION=true, or any version: http_proxy=${stack.stepFunctionsUrl} no_proxy=
   S3                  ${stack.s3Url}        bucket ${stack.bucket}, images under ${stack.keyPrefix}/generated_images/
   DynamoDB            ${stack.dynamodbUrl}        table ${stack.tableName}
   SNS (alerts)        ${stack.snsUrl}        topic ${stack.alertsTopicArn}
   Bedrock STAND-IN    ${stack.bedrockUrl}        NOT a model: deterministic placeholder images
+  Console             ${stack.consoleUrl}        executions, their graphs and images, start/stop/redrive, alerts (a browser)
   Models              default ${stack.modelId}; a request may name any of ${stack.allowedModelIds.length} in "model" (docs/MODELS.md)
-  TestState (sync-)   SDK: disableHostPrefix: true; aws: AWS_DISABLE_HOST_PREFIX_INJECTION=true, or any version: http_proxy=${stack.stepFunctionsUrl} no_proxy=
   Data                ${stack.dataDir}        (npm start -- --fresh starts empty)
 
 Try it:

@@ -16,7 +16,7 @@ import { apiCaller, jobIdForKey } from "../../functions/shared/job-caller";
 import { DEFAULT_MODEL_ID, resolveModel } from "../../functions/shared/models/catalog";
 import { limitsOf } from "../../functions/shared/models/families";
 import { localApiKeyId } from "../../local/api-gateway";
-import { type LocalStack, startLocalStack } from "../../local/local-stack";
+import { FREE_PORTS, type LocalStack, startLocalStack } from "../../local/local-stack";
 import { buildBundle, type CouchgenRun, imageEntrypoint, isolatedEnv, run } from "./couchgen-process";
 
 const API_KEY = "cli-test-key";
@@ -34,7 +34,7 @@ beforeAll(async () => {
   [stack, bundle] = await Promise.all([
     startLocalStack({
       dataDir: join(workDir, "stack"),
-      ports: { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 },
+      ports: FREE_PORTS,
       retryTimeScale: 0.01,
       apiKey: API_KEY,
       bedrock: { contentFilterWord: BLOCK_WORD },

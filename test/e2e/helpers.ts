@@ -18,7 +18,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, S
 import { PNG } from "pngjs";
 import type { JobStatus } from "../../functions/job-status/job-status";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
-import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack";
+import { FREE_PORTS, type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack";
 
 const execFileAsync = promisify(execFile);
 
@@ -67,7 +67,7 @@ export async function startE2eStack(
     retryTimeScale: 0.01,
     noticeWindowMs: 200,
     ...options,
-    ports: { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 },
+    ports: FREE_PORTS,
     dataDir,
     log: (line) => logs.push(line),
   });

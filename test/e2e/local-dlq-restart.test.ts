@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Interposer, startInterposer } from "../../bench/interposer";
 import { DATA_DIR_LOCK } from "../../local/data-dir";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators";
-import { type LocalPorts, type LocalStack, startLocalStack } from "../../local/local-stack";
+import { FREE_PORTS, type LocalPorts, type LocalStack, startLocalStack } from "../../local/local-stack";
 import { assertPortFree, freePorts, PIXEL_MODEL_ID, pollUntil } from "./helpers";
 
 const POISON_BODY = JSON.stringify({ prompt: "a lighthouse nobody may start", width: 320, height: 320 });
@@ -40,7 +40,7 @@ let stack: LocalStack | undefined;
 async function start(ports: LocalPorts | undefined): Promise<LocalStack> {
   return startLocalStack({
     dataDir,
-    ports: ports ?? { api: 0, stepFunctions: 0, sqs: 0, s3: 0, dynamodb: 0, sns: 0, bedrock: 0 },
+    ports: ports ?? FREE_PORTS,
     modelId: PIXEL_MODEL_ID,
     retryTimeScale: 0.01,
     sqs: { visibilityTimeoutSeconds: 1, maxReceiveCount: 1 },
@@ -74,6 +74,7 @@ function portsOf(running: LocalStack): LocalPorts {
     dynamodb: port(running.dynamodbUrl),
     sns: port(running.snsUrl),
     bedrock: port(running.bedrockUrl),
+    console: port(running.consoleUrl),
   };
 }
 

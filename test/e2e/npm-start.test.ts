@@ -27,7 +27,7 @@ import { AWS_CLIS, assertPortFree, freePorts, onPath, pollUntil, toolEnvironment
 const execFileAsync = promisify(execFile);
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const START = fileURLToPath(new URL("../../local/start.ts", import.meta.url));
-const PORT_FLAGS = ["api", "sfn", "sqs", "s3", "dynamodb", "sns", "bedrock"] as const;
+const PORT_FLAGS = ["api", "sfn", "sqs", "s3", "dynamodb", "sns", "bedrock", "console"] as const;
 const READY_LINE = "Ctrl-C stops everything.";
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -63,8 +63,8 @@ class StackProcess {
    * another process between picking and binding it makes the stack refuse to start: then it tries new ports, twice.
    */
   static async start(flags: string[], attempts = 3, nodeFlags: string[] = []): Promise<StackProcess> {
-    const [api, sfn, sqs, s3, dynamodb, sns, bedrock] = await freePorts(PORT_FLAGS.length);
-    const ports = { api, sfn, sqs, s3, dynamodb, sns, bedrock } as Ports;
+    const [api, sfn, sqs, s3, dynamodb, sns, bedrock, consolePort] = await freePorts(PORT_FLAGS.length);
+    const ports = { api, sfn, sqs, s3, dynamodb, sns, bedrock, console: consolePort } as Ports;
     const portFlags = PORT_FLAGS.flatMap((name) => [`--${name}-port`, String(ports[name])]);
     const child = spawn(process.execPath, ["--import", "tsx", ...nodeFlags, START, ...flags, ...portFlags], {
       cwd: REPO,

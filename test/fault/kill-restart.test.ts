@@ -42,6 +42,7 @@ const PORT_FLAGS = [
   "--dynamodb-port",
   "--sns-port",
   "--bedrock-port",
+  "--console-port",
 ];
 const SQS_JOBS = 20;
 const API_JOBS = 10;

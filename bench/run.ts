@@ -132,15 +132,21 @@ if (!together) await sharedQuotaRun;
 step(`overhead: ${options.overhead.sequentialJobs} sequential jobs, ${options.overhead.concurrentJobs} concurrent`);
 const overheadRun = runScenario<OverheadResult>("overhead", options.overhead);
 if (!together) await overheadRun;
+// The local console's first page over many executions (a smoke run: a hundred, and the server alone).
+const consoleExecutions = options.smoke ? 100 : 10_000;
+step(`console: time to first page with ${consoleExecutions.toLocaleString("en")} executions`);
+const consoleRun = consoleRenderInChild({ executions: consoleExecutions, browser: !options.smoke });
+if (!together) await consoleRun;
 step("deployed shape: synthesizing the CDK stack (bundling skipped)");
 const shape = readDeployedShape();
 step(`bundles: npm run build, then ${options.coldStarts} cold start(s) per function`);
 const bundles = measureBundles(shape.functions, options.coldStarts);
-const [burst, sharedQuota, overhead] = await Promise.all([burstRun, sharedQuotaRun, overheadRun]);
-// The local console's first page over many executions (a smoke run: fewer, and the server alone).
-const consoleExecutions = options.smoke ? 500 : 10_000;
-step(`console: time to first page with ${consoleExecutions.toLocaleString("en")} executions`);
-const consoleRender = await consoleRenderInChild({ executions: consoleExecutions, browser: !options.smoke });
+const [burst, sharedQuota, overhead, consoleRender] = await Promise.all([
+  burstRun,
+  sharedQuotaRun,
+  overheadRun,
+  consoleRun,
+]);
 const largestOrigins = Object.fromEntries(
   [...new Map(shape.functions.map((fn) => [fn.source, fn])).values()].map((fn) => [
     fn.source,

@@ -1,8 +1,8 @@
 // `npm run bench -- --smoke`: the benchmark end to end with tiny settings (20 jobs, time ×0.05, one cold start per
 // bundle), run as the team runs it, in a process of its own. Checks that every part produced sane output: all jobs
 // of both bursts (the quota alone, and shared) accounted for and none duplicated, the bundles (and Powertools alone)
-// built and loaded, the cost and model figures finite, the report's four sections written. It does not check timings:
-// the smoke figures mean nothing, and this machine is shared.
+// built and loaded, the cost and model figures finite, the console's first page timed (server only), the report's
+// five sections written. It does not check timings: the smoke figures mean nothing, and this machine is shared.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConsoleRenderResult } from "../bench/console-render";
 import type { BenchReport } from "../bench/report";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -179,7 +180,15 @@ describe("npm run bench -- --smoke", () => {
     expect(report.model.atScale.result.ratio).toBeLessThanOrEqual(1.05);
   });
 
-  it("printed the table and wrote the report's four parts", () => {
+  it("timed the local console's first page over 100 executions, the server alone, and read every input", () => {
+    const { consoleRender } = report as BenchReport & { consoleRender: ConsoleRenderResult };
+    expect(consoleRender).toMatchObject({ executions: 100, browser: { missing: expect.any(String) } });
+    for (const figure of [consoleRender.serverFirstPageMs, consoleRender.laterPageMs, consoleRender.indexAllMs])
+      expect(Number.isFinite(figure) && figure > 0, String(figure)).toBe(true);
+    expect(consoleRender.laterPage).toBe(2);
+  });
+
+  it("printed the table and wrote the report's five parts", () => {
     expect(printed).toContain("Burst makespan / (N/R)");
     for (const heading of [
       "## Targets",
@@ -187,6 +196,7 @@ describe("npm run bench -- --smoke", () => {
       "## 2. Orchestration overhead",
       "## 3. Lambda bundles",
       "## 4. Cost per 1,000 images",
+      "## 5. The local console with 100 executions",
     ]) {
       expect(markdown).toContain(heading);
     }

@@ -22,6 +22,7 @@ import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEm
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import { DEFAULT_NOTICE_WINDOW_MS, type LocalFailureNotices, startFailureNotices } from "./failure-notices";
 import { type LoopbackServer, listenOnLoopback } from "./http-server";
+import { DEFAULT_BEDROCK_CONCURRENCY, DEFAULT_PORTS, type LocalPorts } from "./local-stack-defaults";
 import { keepPaidImages } from "./restarted-jobs";
 import { redeliverJournaled } from "./sqs-journal";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
@@ -30,46 +31,9 @@ import { localDefinition, scaleRetryIntervals, withHeartbeatSeconds } from "./st
 import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
 
+export { DEFAULT_BEDROCK_CONCURRENCY, DEFAULT_PORTS, FREE_PORTS, type LocalPorts } from "./local-stack-defaults";
+
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../.local", import.meta.url));
-
-export interface LocalPorts {
-  api: number;
-  stepFunctions: number;
-  sqs: number;
-  s3: number;
-  dynamodb: number;
-  sns: number;
-  bedrock: number;
-  /**
-   * The local console (local/console). When not given and its default is taken, the console takes a free port and
-   * says so, rather than stop the stack: other stacks (tests, a second `npm start`) leave it out.
-   */
-  console?: number;
-}
-
-/** Fixed defaults so printed commands keep working between runs; 0 picks a free port (the tests do). */
-export const DEFAULT_PORTS: LocalPorts = {
-  api: 4600,
-  stepFunctions: 4601,
-  sqs: 4602,
-  s3: 4603,
-  dynamodb: 4604,
-  sns: 4605,
-  bedrock: 4606,
-  console: 4607,
-};
-
-/** Every port free (0): what the tests and the benchmark use, so stacks in parallel never share one. */
-export const FREE_PORTS: Required<LocalPorts> = {
-  api: 0,
-  stepFunctions: 0,
-  sqs: 0,
-  s3: 0,
-  dynamodb: 0,
-  sns: 0,
-  bedrock: 0,
-  console: 0,
-};
 
 export interface LocalStackOptions {
   /** Where S3 objects, DynamoDB tables and executions live between runs. @default <repo>/.local */
@@ -129,9 +93,6 @@ export interface WaitingRoomOptions {
   /** Wraps the generator's handler: fault tests make it die holding a token. @default none */
   wrapGenerator?: (handler: SqsHandler) => SqsHandler;
 }
-
-/** The event source mapping's default MaximumConcurrency on AWS (`bedrockConcurrency`, infra/config.ts). */
-export const DEFAULT_BEDROCK_CONCURRENCY = 5;
 
 export interface LocalStack {
   apiUrl: string;

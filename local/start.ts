@@ -1,15 +1,9 @@
 // `npm start`: the whole pipeline on this machine, on loopback, with no AWS account. Flags are listed by --help.
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG } from "../functions/shared/models/catalog";
-import { LIFECYCLE_STATUSES, type StandInLifecycleStatus } from "./bedrock-stand-in";
+import { LIFECYCLE_STATUSES, type StandInLifecycleStatus } from "./bedrock-stand-in/model-lifecycle";
 import { CommandLine } from "./command-line";
-import {
-  DEFAULT_BEDROCK_CONCURRENCY,
-  DEFAULT_PORTS,
-  type LocalPorts,
-  type LocalStack,
-  type LocalStackOptions,
-  startLocalStack,
-} from "./local-stack";
+import type { LocalStack, LocalStackOptions } from "./local-stack";
+import { DEFAULT_BEDROCK_CONCURRENCY, DEFAULT_PORTS, type LocalPorts } from "./local-stack-defaults";
 import { StartRefusedError } from "./start-refusals";
 
 const started = performance.now();
@@ -254,6 +248,8 @@ async function main(): Promise<void> {
   };
   process.on("uncaughtException", crash);
   process.on("unhandledRejection", crash);
+  // Loaded only now: a refused flag or --help answers without starting the emulators' and handlers' modules.
+  const { startLocalStack } = await import("./local-stack");
   stack = await startLocalStack({ ...options, log: quiet ? () => undefined : (line) => console.log(line) });
   process.stdout.write(banner(stack, performance.now() - started, options));
 }

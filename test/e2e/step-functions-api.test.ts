@@ -4,10 +4,13 @@
 // by their paginators; and the errors AWS answers (StateMachineDoesNotExist, ExecutionDoesNotExist, InvalidToken)
 // by their SDK names and HTTP 400. TestState through the SDK (disableHostPrefix: the operation's `sync-` host prefix
 // would send it to sync-127.0.0.1) on ValidatePrompt with the real handler, inline Pass and Choice states and a
-// failing DynamoDB task, at INFO, DEBUG and TRACE; and the `sync-` recipes through both AWS CLIs. One stack serves the
-// file. It cannot verify that AWS answers the same: the validator is asl-validator, not AWS's rules, the described
+// failing DynamoDB task, at INFO, DEBUG and TRACE; and the `sync-` recipes through both AWS CLIs. Then the run
+// control through both CLIs: start-execution, describe-execution, stop-execution while the job waits for its image,
+// send-task-success/failure/heartbeat with an unknown token, and redrive-execution (where the CLI has it) to
+// SUCCEEDED. One stack serves the file. It cannot verify that AWS answers the same: the validator is asl-validator, not AWS's rules, the described
 // role is a placeholder (no IAM locally), and TestState's messages are those AWS documents or has been recorded with.
 import {
+  DescribeExecutionCommand,
   DescribeStateMachineCommand,
   DescribeStateMachineForExecutionCommand,
   GetExecutionHistoryCommand,
@@ -30,6 +33,7 @@ import {
   type E2eStack,
   executionArnOf,
   PIXEL_MODEL_ID,
+  pollUntil,
   startE2eStack,
   stepFunctionsCli,
   submitJob,
@@ -542,6 +546,97 @@ describe("TestState", () => {
           expect(Object.keys(parsed(answered).inspectionData as object)).toEqual(DEBUG_STEPS);
         }
       });
+    }
+  });
+});
+
+describe("running executions through the AWS CLIs: start, describe, stop, redrive, and task answers", () => {
+  /** What start-job puts in an execution's input, as a person starting one by hand would copy it. */
+  const jobInput = (take: number) =>
+    JSON.stringify({
+      prompt: `a teapot on a couch, by hand ${take}`,
+      source: "api",
+      requestedAt: new Date().toISOString(),
+      pipeline: { caller: "anonymous" },
+    });
+
+  it("starts, stops and redrives an execution with each CLI, and answers an unknown task token as AWS does", async () => {
+    const clis = AWS_CLIS.filter((cli) => cli.path || process.env.CI);
+    for (const cli of clis) if (!cli.path) throw new Error(cli.missing);
+    // Prepare: the stand-in slow, so the executions stay in GenerateImage long enough to be stopped there.
+    env.stack.bedrock.setFaults({ latencyMs: 10_000 });
+    const runs = clis.map((cli, index) => ({
+      path: cli.path ?? "",
+      name: `by-hand-${index}`,
+      run: (args: string[]) => stepFunctionsCli(cli.path ?? "", env.stack.stepFunctionsUrl, args),
+    }));
+
+    // Act 1: start-execution, then stop-execution once the job waits for its image; unknown task tokens.
+    const stopped = await Promise.all(
+      runs.map(async ({ path, name, run }, index) => {
+        const started = parsed(
+          await run([
+            "start-execution",
+            "--state-machine-arn",
+            stateMachineArn,
+            "--name",
+            name,
+            "--input",
+            jobInput(index),
+          ]),
+        );
+        const executionArn = String(started.executionArn);
+        await pollUntil(
+          `${name} to wait in GenerateImage`,
+          async () => (await env.sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [],
+          (events) => events.some((event) => event.type === "TaskSubmitted"),
+        );
+        const [stop, answers] = await Promise.all([
+          run(["stop-execution", "--execution-arn", executionArn, "--error", "ByHand", "--cause", "stopped by a test"]),
+          Promise.all([
+            run(["send-task-success", "--task-token", "no-such-token", "--task-output", "{}"]),
+            run(["send-task-failure", "--task-token", "no-such-token", "--error", "Nope"]),
+            run(["send-task-heartbeat", "--task-token", "no-such-token"]),
+          ]),
+        ]);
+        const described = await run(["describe-execution", "--execution-arn", executionArn]);
+        return { path, run, executionArn, stop, answers, described };
+      }),
+    );
+
+    // Assess 1
+    for (const { stop, answers, described } of stopped) {
+      expect(parsed(stop)).toHaveProperty("stopDate");
+      expect(parsed(described)).toMatchObject({ status: "ABORTED", error: "ByHand", cause: "stopped by a test" });
+      for (const answer of answers) {
+        expect(answer.code).not.toBe(0);
+        expect(answer.stderr).toMatch(/\((InvalidToken|TaskDoesNotExist)\)/);
+      }
+    }
+
+    // Act 2: Bedrock answers again; redrive-execution where the CLI has it (Debian's 2.9 predates it: November 2023).
+    env.stack.bedrock.setFaults({ latencyMs: 0 });
+    const redriven = await Promise.all(
+      stopped.map(async ({ path, run, executionArn }) => ({
+        path,
+        executionArn,
+        redrive: await run(["redrive-execution", "--execution-arn", executionArn]),
+      })),
+    );
+
+    // Assess 2: the redriven execution runs again from GenerateImage under the same ARN and SUCCEEDS.
+    for (const { executionArn, path, redrive } of redriven) {
+      if (/invalid choice/i.test(redrive.stderr)) {
+        expect(path).toBe("/usr/bin/aws");
+        continue;
+      }
+      expect(parsed(redrive)).toHaveProperty("redriveDate");
+      const ended = await pollUntil(
+        `${executionArn} to end after its redrive`,
+        () => env.sfn.send(new DescribeExecutionCommand({ executionArn })),
+        (execution) => execution.status !== "RUNNING",
+      );
+      expect(ended).toMatchObject({ status: "SUCCEEDED", redriveCount: 1 });
     }
   });
 });

@@ -200,6 +200,7 @@ describe.skipIf(skipWithoutChromium)("the local console", () => {
     const details = await page.locator(".state-details").textContent();
     const failedAttempts = await page.locator(".history tbody tr", { hasText: /TaskFailed.*GenerateImage/ }).count();
     const failedNode = await page.locator('[data-state="Failed"]').getAttribute("class");
+    const redriveHint = await page.locator(".redrive-hint").textContent();
     const executionViolations = await seriousViolations();
     await screenshot("3-throttled-retried-failed");
 
@@ -223,6 +224,7 @@ describe.skipIf(skipWithoutChromium)("the local console", () => {
     expect(details).toContain("ModelTimeoutException");
     expect(failedAttempts).toBe(9);
     expect(failedNode).toContain("state--failed");
+    expect(redriveHint).toContain("a redrive runs Failed again and fails at once, as on AWS");
     expect(executionViolations).toEqual([]);
     expect(subject).toBe(`couch-imagegen: job ${jobId} FAILED (ModelTimeoutException)`);
     expect(body).toContain(`couch-imagegen job ${jobId} ended FAILED.`);

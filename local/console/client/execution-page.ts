@@ -28,6 +28,7 @@ export function executionView(context: ViewContext, name: string): View {
   let drawnSignature = "";
   const summary = h("div", { class: "execution-summary" });
   const message = h("p", { class: "action-message", role: "status" });
+  const redriveHint = h("p", { class: "redrive-hint" });
   const stopButton = h("button", { type: "button", disabled: true, onclick: () => void act("stop") }, "Stop execution");
   const redriveButton = h("button", { type: "button", disabled: true, onclick: () => void act("redrive") }, "Redrive");
   const graphSlot = h("div", { class: "graph-slot" });
@@ -91,6 +92,7 @@ export function executionView(context: ViewContext, name: string): View {
       ? execution.redriveStatus !== "REDRIVABLE"
       : !REDRIVABLE.has(execution.status);
     redriveButton.title = execution.redriveStatusReason ?? "";
+    redriveHint.textContent = redriveButton.disabled ? "" : failStateNote(current.definition, outcomes);
     graph ??= graphPanel(current.definition, select);
     if (!graphSlot.contains(graph.element)) replaceChildren(graphSlot, graph.element);
     graph.update(outcomes, selected);
@@ -148,6 +150,7 @@ export function executionView(context: ViewContext, name: string): View {
         h("h1", {}, `Execution ${name}`),
         summary,
         h("div", { class: "actions" }, stopButton, redriveButton),
+        redriveHint,
         message,
         h(
           "section",
@@ -221,4 +224,17 @@ function imageNote(status: string, job: Record<string, unknown> | undefined): HT
 
 function ioBlock(title: string, text: string | undefined): HTMLElement {
   return h("details", { class: "json-block" }, h("summary", {}, title), h("pre", { tabindex: "0" }, prettyJson(text)));
+}
+
+/**
+ * A redrive restarts from the unsuccessful state (docs/ARCHITECTURE.md §4). When that is a Fail state, as for every
+ * job whose failure the state machine caught and recorded, it runs that state again and fails at once, as on AWS.
+ */
+function failStateNote(definition: ExecutionDetail["definition"], outcomes: Record<string, StateOutcome>): string {
+  const states = (definition as unknown as AslDefinition).States;
+  const failed = Object.entries(outcomes).find(
+    ([name, outcome]) => outcome.status === "failed" && states[name]?.Type === "Fail",
+  );
+  if (!failed) return "";
+  return `This job's failure was recorded and it ended in its Fail state (${failed[0]}): a redrive runs ${failed[0]} again and fails at once, as on AWS. Start it again as a new job instead.`;
 }

@@ -1,13 +1,9 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { stagingKey } from "../functions/shared/image-keys";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DEFAULT_MODEL_ID, findModel, MODEL_CATALOG, SUPPORTED_MODEL_IDS } from "../functions/shared/models/catalog";
 import {
   GENERATE_MAX_RECEIVES,
@@ -18,19 +14,28 @@ import { startLocalApi } from "./api-gateway";
 import { type BedrockStandIn, type BedrockStandInOptions, startBedrockStandIn } from "./bedrock-stand-in";
 import { startLocalConsole } from "./console/server";
 import { claimDataDir } from "./data-dir";
-import { type Emulators, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
+import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators";
 import { type ExecutionRecord, ExecutionStore } from "./executions";
 import { DEFAULT_NOTICE_WINDOW_MS, type LocalFailureNotices, startFailureNotices } from "./failure-notices";
-import { type LoopbackServer, listenOnLoopback } from "./http-server";
+import { loadHandlers, type SqsHandler } from "./local-handlers";
+import {
+  createResources,
+  DLQ_NAME,
+  FUNCTION_ARN,
+  pinStagingDirectory,
+  QUEUE_NAME,
+  STATE_MACHINE_ARN,
+} from "./local-resources";
 import { DEFAULT_BEDROCK_CONCURRENCY, DEFAULT_PORTS, type LocalPorts } from "./local-stack-defaults";
+import { assertPortsFree, reservePort } from "./ports";
 import { keepPaidImages } from "./restarted-jobs";
 import { redeliverJournaled } from "./sqs-journal";
 import { type SqsPoller, startSqsPoller } from "./sqs-poller";
-import { PortInUseError } from "./start-refusals";
 import { localDefinition, scaleRetryIntervals, withHeartbeatSeconds } from "./state-machine-definition";
-import { type LocalFunction, StateMachineRunner } from "./state-machine-runner";
+import { StateMachineRunner } from "./state-machine-runner";
 import { startStepFunctionsEndpoint } from "./step-functions-endpoint";
 
+export type { SqsHandler } from "./local-handlers";
 export { DEFAULT_BEDROCK_CONCURRENCY, DEFAULT_PORTS, FREE_PORTS, type LocalPorts } from "./local-stack-defaults";
 
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../.local", import.meta.url));
@@ -78,8 +83,6 @@ export interface LocalStackOptions {
 }
 
 export type InterposedService = "s3" | "dynamodb" | "stepFunctions";
-
-export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 export interface WaitingRoomOptions {
   /** Generators at once: the event source's MaximumConcurrency (`-c bedrockConcurrency`, 5 on AWS). @default 5 */
@@ -132,25 +135,6 @@ export interface LocalStack {
   deadLetters: number;
   stop: () => Promise<void>;
 }
-
-interface Handlers {
-  apiHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-  sqsHandler: SqsHandler;
-  jobStatus: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-  validatePrompt: LocalFunction;
-  generator: SqsHandler;
-  storeImage: LocalFunction;
-}
-
-const QUEUE_NAME = "couch-imagegen-jobs";
-const DLQ_NAME = "couch-imagegen-jobs-dlq";
-const GENERATE_QUEUE_NAME = "couch-imagegen-generate";
-const GENERATE_DLQ_NAME = "couch-imagegen-generate-dlq";
-const ALERTS_INBOX_NAME = "couch-imagegen-alerts-inbox";
-const STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:ImagePipeline`;
-const FUNCTION_ARN = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function`;
-
-let loadedEnvironment: string | undefined;
 
 /**
  * The whole pipeline on loopback with no AWS account: emulators, the Bedrock stand-in, the state machine runner
@@ -410,145 +394,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/**
- * s3rver deletes an object's directory once it is empty, racing a concurrent PutObject into it: the write stream
- * then fails with ENOENT on an 'error' event nobody listens to, and the whole process dies (seen in a 300-job burst).
- * A plain file in the staging directory (not an S3 object: s3rver lists only its own `._S3rver_object` files)
- * keeps it from ever being empty.
- */
-function pinStagingDirectory(dataDir: string, bucket: string, keyPrefix: string): void {
-  const directory = join(dataDir, "s3", bucket, ...stagingKey(keyPrefix, "pin").split("/").slice(0, -1));
-  mkdirSync(directory, { recursive: true });
-  writeFileSync(join(directory, ".couch-imagegen-keeps-this-directory"), "");
-}
-
-/** Fails with the port and the flag to change it, before any emulator starts (some crash on EADDRINUSE instead of failing). */
-async function assertPortsFree(ports: LocalPorts): Promise<void> {
-  for (const [name, port] of Object.entries(ports)) {
-    if (port === 0) continue;
-    await new Promise<void>((resolve, reject) => {
-      const probe = createServer();
-      probe.once("error", () =>
-        reject(
-          new PortInUseError(
-            `Port ${port} (${name}) is in use on 127.0.0.1: stop what holds it, or choose another port (npm start -- --help lists the port flags)`,
-          ),
-        ),
-      );
-      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
-    });
-  }
-}
-
 async function closeEmulators(emulators: Emulators): Promise<void> {
   await Promise.allSettled(Object.values(emulators).map((emulator) => emulator.close()));
-}
-
-/** Holds the Step Functions port while the handlers load, so their endpoint variable names a port that stays ours. */
-async function reservePort(port: number): Promise<LoopbackServer> {
-  return listenOnLoopback((_request, response) => {
-    response.end();
-  }, port);
-}
-
-/**
- * Imports the real handler modules once per process: they read their environment and build their SDK clients at
- * module start, as in Lambda. A second stack in the same process must therefore use the same endpoints.
- */
-async function loadHandlers(environment: Record<string, string>): Promise<Handlers> {
-  const fingerprint = JSON.stringify(environment);
-  if (loadedEnvironment !== undefined && loadedEnvironment !== fingerprint) {
-    throw new Error(
-      "The handler modules are already loaded with other endpoints: run one local stack per process, or restart it on the same ports",
-    );
-  }
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_SESSION_TOKEN;
-  Object.assign(process.env, environment);
-  loadedEnvironment = fingerprint;
-  const [startJob, jobStatus, validatePrompt, generateImage, storeImage] = await Promise.all([
-    import("../functions/start-job/handler"),
-    import("../functions/job-status/handler"),
-    import("../functions/validate-prompt/handler"),
-    import("../functions/generate-image/handler"),
-    import("../functions/store-image/handler"),
-  ]);
-  return {
-    apiHandler: startJob.apiHandler,
-    sqsHandler: startJob.sqsHandler,
-    jobStatus: jobStatus.handler,
-    validatePrompt: (payload) => validatePrompt.handler(payload as never),
-    generator: (event) => generateImage.handler(event),
-    storeImage: (payload) => storeImage.handler(payload as never),
-  };
-}
-
-interface ResourceClients {
-  sqs: SQSClient;
-  dynamodb: DynamoDBClient;
-  s3: S3Client;
-  sns: SNSClient;
-}
-
-/**
- * What the CDK stack creates, made idempotently on the emulators, and the alerts inbox: `deliver` subscribes it to
- * the alerts topic.
- */
-async function createResources(
-  clients: ResourceClients,
-  names: { bucket: string; tableName: string; maxReceiveCount: number; generateMaxReceives: number },
-  deliver: (topicArn: string, queueUrl: string) => Promise<void>,
-) {
-  const dlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: DLQ_NAME }));
-  const dlqArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${DLQ_NAME}`;
-  const queue = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: QUEUE_NAME,
-      Attributes: {
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: names.maxReceiveCount }),
-      },
-    }),
-  );
-  const generateDlq = await clients.sqs.send(new CreateQueueCommand({ QueueName: GENERATE_DLQ_NAME }));
-  const generateQueue = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: GENERATE_QUEUE_NAME,
-      Attributes: {
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${GENERATE_DLQ_NAME}`,
-          maxReceiveCount: names.generateMaxReceives,
-        }),
-      },
-    }),
-  );
-  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket })).catch((error: Error) => {
-    if (error.name !== "BucketAlreadyOwnedByYou" && error.name !== "BucketAlreadyExists") throw error;
-  });
-  await clients.dynamodb
-    .send(
-      new CreateTableCommand({
-        TableName: names.tableName,
-        KeySchema: [{ AttributeName: "jobId", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "jobId", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    )
-    .catch((error: Error) => {
-      if (!(error instanceof ResourceInUseException)) throw error;
-    });
-  const topic = await clients.sns.send(new CreateTopicCommand({ Name: "couch-imagegen-alerts" }));
-  const inbox = await clients.sqs.send(new CreateQueueCommand({ QueueName: ALERTS_INBOX_NAME }));
-  await deliver(topic.TopicArn ?? "", inbox.QueueUrl ?? "");
-  return {
-    queueUrl: queue.QueueUrl ?? "",
-    queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${QUEUE_NAME}`,
-    dlqUrl: dlq.QueueUrl ?? "",
-    generateQueueUrl: generateQueue.QueueUrl ?? "",
-    generateQueueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${GENERATE_QUEUE_NAME}`,
-    generateDlqUrl: generateDlq.QueueUrl ?? "",
-    alertsTopicArn: topic.TopicArn ?? "",
-    alertsInboxUrl: inbox.QueueUrl ?? "",
-  };
 }
 
 /** A job that did not succeed: an ERROR line now, and its notice with its window's batch (local/failure-notices.ts). */

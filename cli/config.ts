@@ -14,9 +14,9 @@ export interface GlobalOptions {
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 /**
- * The local stack's default endpoints (local/local-stack-defaults.ts DEFAULT_PORTS, local/local-resources.ts QUEUE_NAME in account
- * 123456789012); test/cli/config.test.ts keeps the two in step. The SQS emulator and the Bedrock stand-in take any
- * credentials.
+ * The local stack's default endpoints (local/local-stack-defaults.ts DEFAULT_PORTS, local/local-resources.ts
+ * QUEUE_NAME in account 123456789012); test/cli/config.test.ts keeps the two in step. The SQS emulator and the Bedrock
+ * stand-in take any credentials.
  */
 export const LOCAL_STACK = {
   apiUrl: "http://127.0.0.1:4600",

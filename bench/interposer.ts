@@ -6,7 +6,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { trackAndListen } from "../local/http-server";
 
 /** A request the pipeline sent to an emulator, as the interposer saw it. */
 export interface InterceptedRequest {
@@ -45,13 +45,8 @@ export async function startInterposer(
 ): Promise<Interposer> {
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
     void relay(request, response).catch(() => response.destroy());
-  });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
   });
 
   async function relay(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -88,7 +83,23 @@ export async function startInterposer(
     response.end(answer.body);
   }
 
-  function forward(
+  /**
+   * Sends the request on; once more when a kept-alive connection to the emulator turned out closed (ECONNRESET on a
+   * reused socket, before any answer: the emulator never read it), as Node's documentation advises. Without this the
+   * proxy would drop the caller's connection and the SDK send the request again, counted twice.
+   */
+  async function forward(
+    intercepted: InterceptedRequest,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+    try {
+      return await forwardOnce(intercepted);
+    } catch (error) {
+      if ((error as { reusedSocketReset?: boolean }).reusedSocketReset) return forwardOnce(intercepted);
+      throw error;
+    }
+  }
+
+  function forwardOnce(
     intercepted: InterceptedRequest,
   ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
@@ -110,24 +121,20 @@ export async function startInterposer(
           answer.on("error", reject);
         },
       );
-      outgoing.on("error", reject);
+      outgoing.on("error", (error: NodeJS.ErrnoException) => {
+        reject(Object.assign(error, { reusedSocketReset: outgoing.reusedSocket && error.code === "ECONNRESET" }));
+      });
       outgoing.end(intercepted.body);
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const loopback = await trackAndListen(server, 0);
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        agent.destroy();
-        server.close(() => resolve());
-      }),
+    url: loopback.url,
+    close: async () => {
+      agent.destroy();
+      await loopback.close();
+    },
   };
 }
 

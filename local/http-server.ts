@@ -46,7 +46,17 @@ export async function listenOnLoopback(handler: RequestHandler, port: number): P
   return trackAndListen(server, port);
 }
 
+/**
+ * How long an idle kept-alive connection stays open: the SDK's agents keep theirs with no idle limit, so with Node's
+ * default (5 s) a request sent on a connection the server is closing fails with ECONNRESET and the SDK sends it again
+ * (seen as a second StartExecution in the bench). A minute, as AWS's own endpoints and load balancers keep them.
+ */
+const KEEP_ALIVE_MS = 65_000;
+
 export async function trackAndListen(server: Server, port: number): Promise<LoopbackServer> {
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Node requires the headers timeout to exceed the keep-alive one.
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   const sockets = new Set<Socket>();
   server.on("connection", (socket) => {
     sockets.add(socket);

@@ -221,18 +221,27 @@ describe("the local stack killed mid-burst and started again", () => {
     const sfn = new SFNClient({ ...clientConfig, endpoint: `http://127.0.0.1:${ports.sfn}` });
     const jobIds = [...sent.map((message) => message.id), ...lastBatch.map((message) => message.id), ...acceptedApi];
     const executionArn = (jobId: string) => `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${jobId}`;
-    const statuses = await pollUntil(
+    const describeAll = () =>
+      Promise.all(jobIds.map((jobId) => sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(jobId) }))));
+    const executions = await pollUntil(
       "every job to end",
-      () =>
-        Promise.all(
-          jobIds.map(
-            async (jobId) =>
-              (await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(jobId) }))).status,
-          ),
-        ),
-      (all) => all.every((status) => status !== "RUNNING"),
+      describeAll,
+      (all) => all.every((execution) => execution.status !== "RUNNING"),
       45_000,
-    );
+    ).catch(async (error: Error) => {
+      // Say which jobs did not end well, and what the restarted stack logged of them, so a failure can be read.
+      const unfinished = (await describeAll()).filter((execution) => execution.status !== "SUCCEEDED");
+      const lines = (outputs.at(-1) ?? "").split("\n");
+      const report = unfinished.map(({ name, status, error: failure, cause }) => ({
+        name,
+        status,
+        failure,
+        cause,
+        logged: lines.filter((line) => name && line.includes(name)).slice(-8),
+      }));
+      throw new Error(`${error.message}\nNot SUCCEEDED after the restart: ${JSON.stringify(report, null, 1)}`);
+    });
+    const statuses = executions.map((execution) => execution.status);
     const listed = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
     sfn.destroy();
 

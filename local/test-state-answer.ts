@@ -66,9 +66,14 @@ export function stateError(error: unknown): { name: string; message: string } {
 export class Inspection {
   private readonly steps: Record<string, unknown> = {};
 
+  /**
+   * @param calledWith the Parameters the task's resource received, when the run recorded them: shown as they were
+   * rather than computed again (which would read clock-based context values a second time)
+   */
   constructor(
     private readonly testCase: TestCase,
     private readonly context: Record<string, unknown>,
+    private readonly calledWith?: unknown,
   ) {}
 
   /** A Task's final output from its raw result: ResultSelector, then ResultPath on the input, then OutputPath. */
@@ -101,7 +106,7 @@ export class Inspection {
       } else {
         flow.afterInputPath = await this.pass(pick(state, "InputPath"), input);
         if (state.Type === "Task" || state.Type === "Pass") {
-          flow.afterParameters = await this.pass(pick(state, "Parameters"), flow.afterInputPath);
+          flow.afterParameters = this.calledWith ?? (await this.pass(pick(state, "Parameters"), flow.afterInputPath));
         }
         if (state.Type === "Task" && status === "SUCCEEDED") Object.assign(flow, this.steps);
         if (state.Type === "Pass") {

@@ -39,6 +39,8 @@ export function oneStateMachine(testCase: TestCase) {
 
 interface Run {
   events: EventLog[];
+  /** The resolved Parameters each call of the task's resource received (a run on the stack's runner only). */
+  parameters: unknown[];
   /** True when the run was stopped at TestState's time limit. */
   done: Promise<boolean>;
   stop: () => void;
@@ -63,7 +65,12 @@ export function startRun(
       stopped = true;
       running.stop();
     };
-    return { events: running.events, done: running.outcome.then(() => stopped), stop };
+    return {
+      events: running.events,
+      parameters: running.tasks.map((call) => call.parameters),
+      done: running.outcome.then(() => stopped),
+      stop,
+    };
   }
   const { result, errorOutput } = testCase.mock;
   const mocked = () => {
@@ -95,7 +102,7 @@ export function startRun(
     () => undefined,
     () => undefined,
   );
-  return { events, done: Promise.all([done, collected]).then(() => stopped), stop };
+  return { events, parameters: [], done: Promise.all([done, collected]).then(() => stopped), stop };
 }
 
 /** The context object ($$) the run and the data-flow steps see; a mocked test may give its own. */

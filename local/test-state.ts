@@ -50,7 +50,7 @@ export async function testState(
   const next = events.find((event) => event.type === "StateEntered" && event.state?.name !== testCase.name);
   const nextState = next?.state ? targetOf(next.state.name) : undefined;
   const evaluationContext = contextOf(testCase, ids);
-  const inspection = new Inspection(testCase, evaluationContext);
+  const inspection = new Inspection(testCase, evaluationContext, run.parameters[0]);
 
   if (timedOut || failed) {
     const error = timedOut ? "States.Timeout" : String(failed?.Error ?? "States.Runtime");

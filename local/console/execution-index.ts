@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ExecutionFacts, ExecutionPage, ExecutionRow } from "./api-types";
 import { FactsFile, factsOf } from "./execution-facts";
 
@@ -340,10 +341,6 @@ export class ExecutionIndex {
       this.backfill = undefined;
     });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function toExecutionRow(row: Row): ExecutionRow {

@@ -16,6 +16,7 @@ import { DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from "
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NamedError } from "../../functions/shared/named-error";
 import { type HistoryEvent, type RunLog, stateMachineRoleArn, toHistory } from "../../local/execution-history";
 import { type ExecutionRecord, ExecutionStore } from "../../local/executions";
 import { scaleRetryIntervals, withHeartbeatSeconds } from "../../local/state-machine-definition";
@@ -58,10 +59,6 @@ function historyShape(change: (states: Record<string, Record<string, unknown>>) 
   change(definition.States);
   // Retry intervals of milliseconds, as in the pipeline's own tests: same schedule, 1/1000 of the wait.
   return scaleRetryIntervals(definition, 0.001);
-}
-
-function namedError(name: string, message: string): Error {
-  return Object.assign(new Error(message), { name });
 }
 
 /** A runner and an execution store for `definition`, its validate function answering from `validateAnswers`. */
@@ -185,7 +182,7 @@ describe("a run of the pipeline's shape, against the history AWS writes", () => 
     const aws = fixture("retried-then-succeeded.json");
     validateAnswers = [
       async () => {
-        throw namedError("Lambda.ServiceException", "the function could not be reached");
+        throw new NamedError("Lambda.ServiceException", "the function could not be reached");
       },
       async () => ({ prompt: "a lighthouse at dusk" }),
     ];
@@ -222,7 +219,7 @@ describe("a run of the pipeline's shape, against the history AWS writes", () => 
     const aws = fixture("caught-then-failed.json");
     validateAnswers = [
       async () => {
-        throw namedError("InvalidPrompt", "the prompt names a blocked landmark");
+        throw new NamedError("InvalidPrompt", "the prompt names a blocked landmark");
       },
     ];
     startStore(historyShape()).start(aws.name, aws.input);
@@ -389,7 +386,7 @@ describe("RedriveExecution", () => {
   it("a task that failed with no Catch: runs again from it with its input, the history going on, SUCCEEDED", async () => {
     dynamodbMock
       .on(UpdateItemCommand)
-      .rejectsOnce(namedError("ProvisionedThroughputExceededException", "Throughput exceeded"))
+      .rejectsOnce(new NamedError("ProvisionedThroughputExceededException", "Throughput exceeded"))
       .resolves({});
     startStore(historyShape()).start("job-redriven", JSON.stringify({ prompt: "a lighthouse at dusk" }));
     await settle();
@@ -436,7 +433,7 @@ describe("RedriveExecution", () => {
   it("an execution that ended in a Fail state: redriven from that state, it fails again at once, as on AWS", async () => {
     validateAnswers = [
       async () => {
-        throw namedError("InvalidPrompt", "the prompt names a blocked landmark");
+        throw new NamedError("InvalidPrompt", "the prompt names a blocked landmark");
       },
     ];
     startStore(historyShape()).start("job-failed", JSON.stringify({ prompt: "a forbidden-landmark" }));
@@ -540,7 +537,7 @@ describe("RedriveExecution", () => {
     directory = mkdtempSync(join(tmpdir(), "couch-imagegen-redrive-"));
     dynamodbMock
       .on(UpdateItemCommand)
-      .rejectsOnce(namedError("ProvisionedThroughputExceededException", "Throughput exceeded"))
+      .rejectsOnce(new NamedError("ProvisionedThroughputExceededException", "Throughput exceeded"))
       .resolves({});
     startStore(historyShape(), { directory }).start("job-kept", JSON.stringify({ prompt: "a" }));
     await settle();

@@ -95,17 +95,11 @@ export function stateTimeline(history: readonly ExecutionHistoryEvent[]): Timeli
   }));
 }
 
-interface StateRun {
+/** One run of a state: its outcome's fields, for this run only, with its phases. */
+interface StateRun extends Omit<StateOutcome, "status" | "enteredAt"> {
   name: string;
   status: TimelineEntry["status"];
-  retries: number;
   enteredAt: number;
-  exitedAt?: number;
-  input?: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-  caughtBy?: string;
   phases: TimelinePhase[];
   /** When the last attempt failed, until a retry is scheduled, a Catch takes the error or the run ends. */
   failedAt?: number;

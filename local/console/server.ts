@@ -79,7 +79,10 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
         return send(
           response,
           421,
-          json({ error: "MisdirectedRequest", message: "Open the console at its own address" }),
+          json({
+            error: "MisdirectedRequest",
+            message: `Open the console at ${origins[0]} (or localhost on the same port): other host names are refused`,
+          }),
         );
       }
       const origin = request.headers.origin;
@@ -87,12 +90,12 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
         return send(
           response,
           403,
-          json({ error: "Forbidden", message: "Actions are taken only from the console's page" }),
+          json({ error: "Forbidden", message: `Actions are taken only from the console's own page, ${origins[0]}` }),
         );
       }
       await routes(request, response);
     };
-    const server = await listen(handler, options);
+    const server = await listenForConsole(handler, options);
     origins = [`http://127.0.0.1:${server.port}`, `http://localhost:${server.port}`];
     const opened = { alerts, index };
     return {
@@ -115,9 +118,10 @@ export async function startLocalConsole(options: LocalConsoleOptions): Promise<L
   }
 }
 
-async function listen(
+/** The console's port: refused when taken and asked for; a free one, said in a WARN line, when only the default. */
+export async function listenForConsole(
   handler: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
-  options: LocalConsoleOptions,
+  options: Pick<LocalConsoleOptions, "port" | "fallbackToFreePort" | "log">,
 ): Promise<LoopbackServer> {
   try {
     return await listenOnLoopback(handler, options.port);
@@ -207,7 +211,14 @@ function consoleRoutes(deps: {
         // Every page of the console is this one document; its script draws the page the path names.
         return send(response, 200, { type: "text/html; charset=utf-8", body: assets.html(), cache: "no-cache" });
       }
-      return send(response, 404, json({ error: "NotFound", message: `No ${method} ${url.pathname} here` }));
+      return send(
+        response,
+        404,
+        json({
+          error: "NotFound",
+          message: `No ${method} ${url.pathname} here: the console serves its pages, /assets/ and /api/`,
+        }),
+      );
     } catch (error) {
       return send(response, ...failure(error));
     }
@@ -225,7 +236,7 @@ async function jsonBody(request: IncomingMessage): Promise<unknown> {
   try {
     return body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
   } catch {
-    throw new ConsoleRequestError(400, "InvalidJson", "The request body is not JSON");
+    throw new ConsoleRequestError(400, "InvalidJson", "The request body is not JSON: send a JSON object");
   }
 }
 
@@ -236,9 +247,10 @@ function failure(error: unknown): [number, Answer] {
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const name = error instanceof Error ? error.name : "Error";
   const message = error instanceof Error ? error.message : String(error);
+  // Step Functions answers an unknown execution with HTTP 400; for the page it is a 404.
+  if (name === "ExecutionDoesNotExist") return [404, json({ error: name, message })];
   if (status !== undefined && status >= 400 && status < 500)
     return [status === 404 ? 404 : 400, json({ error: name, message })];
-  if (name === "ExecutionDoesNotExist") return [404, json({ error: name, message })];
   return [502, json({ error: name, message: errorText(error) })];
 }
 

@@ -3,11 +3,13 @@
 // URI and metadata); a prompt the stand-in's content filter blocks (GenerateImage caught, shown with its cause; a node
 // selected with Tab and Enter); a job throttled then timing out (put back by the generator, retried 8 times by the
 // ASL, FAILED, its Bedrock calls line, its notice on the alerts page with a link back); stop then redrive; the list's
-// search and status filter. axe-core checks every page for serious and critical violations, and each test saves a
-// screenshot under test-output/console/ for a person to look at (UPDATE_README_SCREENSHOT=1 also writes
-// docs/console-execution.png). It cannot verify how the page looks beyond those screenshots, other browsers, or real
+// search and status filter; and the console's refusals (another Host, a foreign Origin, non-JSON, too large, an
+// unknown execution or route), each saying what it takes. axe-core checks every page for serious and critical
+// violations, and each test saves a screenshot under test-output/console/ for a person to look at
+// (UPDATE_README_SCREENSHOT=1 also writes docs/console-execution.png). It cannot verify how the page looks beyond those screenshots, other browsers, or real
 // Bedrock: the stand-in draws placeholders, and its faults are settings, not Bedrock's behaviour.
 import { existsSync, mkdirSync, statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { fileURLToPath } from "node:url";
 import axe from "axe-core";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -276,4 +278,57 @@ describe.skipIf(skipWithoutChromium)("the local console", () => {
     expect(failedRows).toBe(1);
     expect(violations).toEqual([]);
   });
+
+  it("refuses what does not come from its own page, saying what it takes: another host, a foreign origin, non-JSON, too much, unknown", async () => {
+    const url = new URL(env.stack.consoleUrl);
+    const own = `http://127.0.0.1:${url.port}`;
+    const json = { "content-type": "application/json" };
+
+    const [rebound, foreign, notJson, badJson, tooLarge, noExecution, noRoute] = await Promise.all([
+      consoleRequest("GET", "/", { host: "attacker.example" }),
+      consoleRequest("POST", "/api/executions/any/stop", { ...json, origin: "http://attacker.example" }, "{}"),
+      consoleRequest("POST", "/api/jobs", { "content-type": "text/plain", origin: own }, "prompt=a lighthouse"),
+      consoleRequest("POST", "/api/jobs", { ...json, origin: own }, "{not json"),
+      consoleRequest("POST", "/api/jobs", { ...json, origin: own }, JSON.stringify({ prompt: "x".repeat(200_000) })),
+      consoleRequest("GET", "/api/executions/no-such-job", {}),
+      consoleRequest("DELETE", "/api/jobs", { origin: own }),
+    ]);
+
+    expect(rebound).toMatchObject({ status: 421, body: { error: "MisdirectedRequest" } });
+    expect(rebound.body.message).toContain(`Open the console at ${own}`);
+    expect(foreign).toMatchObject({ status: 403, body: { error: "Forbidden" } });
+    expect(foreign.body.message).toContain(own);
+    expect(notJson).toMatchObject({ status: 415, body: { message: "Send the action as application/json" } });
+    expect(badJson).toMatchObject({
+      status: 400,
+      body: { message: "The request body is not JSON: send a JSON object" },
+    });
+    expect(tooLarge).toMatchObject({ status: 413, body: { error: "TooLarge" } });
+    expect(tooLarge.body.message).toMatch(/at most \d+ bytes/);
+    expect(noExecution).toMatchObject({ status: 404, body: { error: "ExecutionDoesNotExist" } });
+    expect(noRoute).toMatchObject({ status: 404, body: { error: "NotFound" } });
+    expect(noRoute.body.message).toContain("the console serves its pages, /assets/ and /api/");
+  });
 });
+
+/** One request to the console with the headers given (Host included, which fetch does not let a caller set). */
+function consoleRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body = "",
+): Promise<{ status: number; body: { error?: string; message: string } }> {
+  const { port } = new URL(env.stack.consoleUrl);
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host: "127.0.0.1", port, method, path, headers }, (response) => {
+      const parts: Buffer[] = [];
+      response.on("data", (part: Buffer) => parts.push(part));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString("utf8")) }),
+      );
+      response.on("error", reject);
+    });
+    sent.on("error", reject);
+    sent.end(body);
+  });
+}
